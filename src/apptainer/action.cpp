@@ -14,6 +14,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <tuple>
 #include <unistd.h>
 
@@ -261,6 +262,59 @@ std::vector<std::string> env_file_pairs(const std::string& path) {
     return out;
 }
 
+std::vector<std::string> overlay_directories(const std::vector<std::string>& values,
+                                             const std::string& cwd, bool writable_tmpfs,
+                                             bool writable) {
+    std::vector<std::string> out;
+    std::string writable_one;
+    for (const auto& value : values) {
+        // Apptainer splits at the first ':' (strings.SplitN(path, ":", 2)); only "ro" reads
+        auto colon = value.find(':');
+        std::string path = value.substr(0, colon);
+        const bool ro = colon != std::string::npos && value.substr(colon + 1) == "ro";
+        if (path.empty())
+            throw Error(Errc::usage, "--overlay " + value + ": no directory",
+                        "--overlay DIR (writable) or --overlay DIR:ro");
+        if (path[0] != '/') path = (cwd.empty() ? std::string("/") : cwd + "/") + path;
+        path = apptainer_clean(path);
+        if (path == "/")
+            throw Error(Errc::usage, "--overlay /: the host's root as an overlay",
+                        "give a directory of its own: mkdir DIR; --overlay DIR");
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0)
+            throw_errno("failed to open overlay image " + path,
+                        "make the overlay directory first: mkdir -p " + path);
+        if (!S_ISDIR(st.st_mode))
+            throw Error(Errc::usage,
+                        "--overlay " + path +
+                            ": an overlay image (an ext3 or squashfs file, Apptainer's `overlay "
+                            "create`): gantry lays overlay directories only",
+                        "use a directory: mkdir DIR; gantry apptainer exec --overlay DIR ...");
+        if (writable)
+            throw Error(Errc::usage, "cannot use --overlay in conjunction with --writable",
+                        "--writable writes into the sandbox itself: drop one of them");
+        bool rw = !ro;
+        if (rw && ::access(path.c_str(), W_OK) != 0) {
+            log::warn("Overlay image " + path + " is not writable, proceeding with read-only");
+            rw = false;
+        }
+        if (rw && !writable_one.empty())
+            throw Error(Errc::usage,
+                        "you can't specify more than one writable overlay, " + writable_one +
+                            " contains a writable overlay, requires to use '--overlay " + path +
+                            ":ro'",
+                        "add :ro to all overlays but one");
+        if (rw) writable_one = path;
+        out.push_back(rw ? path : path + ":ro");
+    }
+    if (writable_tmpfs && !writable_one.empty())
+        throw Error(Errc::usage,
+                    "you can't specify --writable-tmpfs with another writable overlay image (" +
+                        writable_one + ")",
+                    "drop --writable-tmpfs, or add :ro to the overlay");
+    return out;
+}
+
 std::vector<std::string> passed_environment(const std::vector<std::string>& environ,
                                             bool cleanenv) {
     std::vector<std::string> out;
@@ -286,12 +340,6 @@ engine::RunRequest request(Action action, const Flags& flags, const Host& host,
                            const std::string& image, const std::vector<std::string>& args,
                            const std::string& name) {
     const Flags f = with_environment(flags, host.environ);
-    if (!f.overlay.empty())
-        throw Error(Errc::usage,
-                    "--overlay " + f.overlay[0] +
-                        ": gantry mounts no overlay image or directory over a container",
-                    "--writable-tmpfs for writes dropped at exit, or --bind a host directory "
-                    "for what must stay");
     if (!f.shell.empty() && action != Action::shell)
         throw Error(Errc::usage, "--shell applies to gantry apptainer shell", "drop --shell");
     engine::RunRequest r;
@@ -327,7 +375,11 @@ engine::RunRequest request(Action action, const Flags& flags, const Host& host,
                     "give one: --writable writes into a sandbox directory, --writable-tmpfs "
                     "into memory");
     r.apptainer_writable = f.writable;
-    r.read_only = !f.writable_tmpfs && !f.writable;
+    r.apptainer_overlays = overlay_directories(f.overlay, host.cwd, f.writable_tmpfs, f.writable);
+    const bool writable_overlay =
+        std::any_of(r.apptainer_overlays.begin(), r.apptainer_overlays.end(),
+                    [](const std::string& o) { return !o.ends_with(":ro"); });
+    r.read_only = !f.writable_tmpfs && !f.writable && !writable_overlay;
     // Apptainer's writable tmpfs is its session directory: 64 MiB (apptainer.conf's
     // "sessiondir max size", pkg/util/apptainerconf/config.go)
     if (f.writable_tmpfs) r.writable_layer = "memory:64m";
@@ -435,10 +487,8 @@ engine::RunRequest request(Action action, const Flags& flags, const Host& host,
         for (auto& e : env_pairs(value)) r.env.push_back(e);
     if (!f.shell.empty()) r.env.push_back("SINGULARITY_SHELL=" + f.shell);
     // --app: the SCIF app, as Apptainer's launcher sets it (APPNAME under both prefixes); its
-    // directory, environment and scripts are the action script's (sif::action_entrypoint)
-    if (!f.app.empty() && action == Action::instance_start)
-        throw Error(Errc::usage, "--app of instance start: gantry starts the image's startscript",
-                    "start the instance without --app, then exec --app in instance://NAME");
+    // directory, environment and scripts (runscript, test, instance start's startscript: its
+    // %appstart) are the action script's (sif::action_entrypoint)
     if (!f.app.empty()) {
         if (f.app == "." || f.app == ".." ||
             f.app.find_first_of("/ \t\n\"'$`\\") != std::string::npos)

@@ -39,7 +39,7 @@ struct Flags {
     std::vector<std::string> bind;            // -B/--bind SRC[:DST[:ro|rw]], comma-separated lists
     std::vector<std::string> env;             // --env K=V, comma-separated lists
     std::vector<std::string> env_files;       // --env-file FILE
-    std::vector<std::string> overlay;         // -o/--overlay (refused: not supported)
+    std::vector<std::string> overlay;         // -o/--overlay DIR[:ro] (overlay_directories)
     std::string home;                         // -H/--home SRC[:DST]
     std::string pwd;                          // --pwd DIR
     std::string hostname;                     // --hostname NAME
@@ -74,6 +74,17 @@ struct Host {
 // OVERLAY; BIND is request()'s). Booleans as Go's ParseBool reads them (Error(usage) otherwise);
 // the twins of flags gantry does not take are warned about.
 Flags with_environment(Flags flags, const std::vector<std::string>& environ);
+
+// The -o/--overlay values (PATH[:ro]) as RunRequest::apptainer_overlays ("DIR", "DIR:ro"),
+// each PATH made absolute from CWD, with Apptainer's rules (prepare_linux.go,
+// loadOverlayImages): at most one writable overlay ("you can't specify more than one writable
+// overlay"), none with --writable, the writable one not with --writable-tmpfs; one the caller
+// may not write is read only, with Apptainer's warning. Error(usage) for an overlay image file
+// (ext3 or squashfs: gantry lays directories only) and for "/"; Error(not_found) for a missing
+// PATH.
+std::vector<std::string> overlay_directories(const std::vector<std::string>& values,
+                                             const std::string& cwd, bool writable_tmpfs,
+                                             bool writable);
 
 // docker's -v entries (SRC:DST[:ro]) of one -B value: comma-separated SRC[:DST[:OPTS]] specs, DST
 // SRC when left out, OPTS "ro" or "rw". Error(usage) naming the spec for an empty or relative

@@ -59,29 +59,6 @@ std::vector<std::string> pull_line(std::string output, const std::string& source
     return {"pull", ref, "--format", "sif", "-o", output};
 }
 
-std::vector<std::string> build_line(const std::string& output, const std::string& spec,
-                                    const std::vector<std::string>& build_args, bool notest,
-                                    bool force) {
-    std::error_code ec;
-    if (!force && fs::stdfs::exists(output, ec))
-        throw Error(Errc::conflict, "build target '" + output + "' already exists",
-                    "--force replaces it");
-    if (spec.find("://") != std::string::npos) {
-        if (!build_args.empty() || notest)
-            throw Error(Errc::usage,
-                        "--build-arg and --notest apply to a definition file, not " + spec,
-                        "drop them");
-        return {"pull", docker_ref(spec, "build"), "--format", "sif", "-o", output};
-    }
-    std::vector<std::string> line{"build", "-f", spec, "-o", output};
-    for (const auto& a : build_args) {
-        line.push_back("--build-arg");
-        line.push_back(a);
-    }
-    if (notest) line.push_back("--notest");
-    return line; // the context: the working directory, which %files paths are relative to
-}
-
 std::vector<std::string> verify_line(const std::string& file, const std::vector<std::string>& keys,
                                      bool legacy, bool json) {
     std::vector<std::string> line{"verify", file};

@@ -27,12 +27,6 @@ void refuse_existing(const std::string& output, bool force);
 // existing OUTPUT is refused (Error(conflict)) unless FORCE, as Apptainer's.
 std::vector<std::string> pull_line(std::string output, const std::string& source, bool force);
 
-// `apptainer build OUTPUT SPEC`: SPEC a definition file (gantry build -f SPEC -o OUTPUT) or
-// docker://REF (gantry pull REF --format sif -o OUTPUT). BUILD_ARGS as --build-arg K=V.
-std::vector<std::string> build_line(const std::string& output, const std::string& spec,
-                                    const std::vector<std::string>& build_args, bool notest,
-                                    bool force);
-
 // `apptainer verify [--key K]... [--legacy-insecure] [--json] FILE` and `apptainer sign --key K
 // FILE`: gantry's verify and sign lines.
 std::vector<std::string> verify_line(const std::string& file, const std::vector<std::string>& keys,

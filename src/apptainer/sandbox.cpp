@@ -217,6 +217,35 @@ void sif_from_sandbox(const std::string& dir, const std::string& out) {
     sif.keep();
 }
 
+std::vector<std::string> build_sif(const std::string& out, const SandboxSource& source,
+                                   bool force) {
+    refuse_existing_target(out, force);
+    const std::string& spec = source.spec;
+    if (is_sandbox(spec)) {
+        sif_from_sandbox(spec, out);
+        return {};
+    }
+    if (auto ref = oras_ref(spec); !ref.empty()) {
+        registry::ClientOptions co;
+        if (source.no_https) co.tls_verify = false;
+        SandboxTemp pulled(out, ".sif");
+        registry::oras_pull(ref, pulled.path(), co);
+        if (::rename(pulled.path().c_str(), out.c_str()) != 0)
+            throw_errno("cannot rename the pulled SIF into place as " + out);
+        pulled.keep();
+        return {};
+    }
+    if (spec.find("://") == std::string::npos && sqsh::is_squashfs_file(spec)) {
+        SandboxTemp tree(out, ".sandbox");
+        unpack_sandbox(spec, tree.path());
+        sif_from_sandbox(tree.path(), out);
+        return {};
+    }
+    SandboxSource delegated = source;
+    delegated.gantry.clear();
+    return sif_line(delegated, out);
+}
+
 void build_sandbox(const std::string& dir, const SandboxSource& source, bool force) {
     refuse_existing_target(dir, force);
     const std::string& spec = source.spec;

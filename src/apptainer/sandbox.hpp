@@ -54,6 +54,14 @@ std::vector<std::string> sif_line(const SandboxSource& source, const std::string
 // naming the package when gensquashfs is missing; its message when it fails.
 void sif_from_sandbox(const std::string& dir, const std::string& out);
 
+// `gantry apptainer build OUT.sif SOURCE` (no --sandbox): a sandbox directory packed
+// (sif_from_sandbox), a SIF or squashfs file unpacked as a sandbox beside OUT and packed again
+// (Apptainer rebuilds an image it is given), an oras:// SIF pulled to OUT: written here, {}
+// returned. A definition file, docker://REF or an image of gantry's store: the gantry command
+// that writes it (sif_line without source.gantry), for the caller to run. An existing OUT is
+// refused unless FORCE (refuse_existing_target).
+std::vector<std::string> build_sif(const std::string& out, const SandboxSource& source, bool force);
+
 // The squashfs file or SIF FILE unpacked into DIR (which must not exist) as above.
 void unpack_sandbox(const std::string& file, const std::string& dir);
 

@@ -41,7 +41,8 @@ void add_apptainer_action_flags(LazyOptions& o, apptainer::Flags& f, apptainer::
            "image is read-only)");
     o.flag(files, "-w,--writable", f.writable,
            "Write into a sandbox directory itself (a SIF is refused: its squashfs is read-only)");
-    o.list(files, "-o,--overlay", f.overlay, "Refused: gantry mounts no overlay images");
+    o.list(files, "-o,--overlay", f.overlay,
+           "DIR[:ro]: an overlay directory over the image (writes kept in DIR/upper)");
     o.option(files, "--pwd", f.pwd, "The directory to start in (default: the working directory)");
     o.flag(iso, "-c,--contain", f.contain,
            "No home, working directory, /tmp or /dev of the host: private ones");
@@ -61,7 +62,8 @@ void add_apptainer_action_flags(LazyOptions& o, apptainer::Flags& f, apptainer::
     o.flag("GPUs", "--rocm", f.rocm,
            "AMD GPUs and ROCm (a host without the driver: a warning, and the run goes on)");
     o.option(env, "--app", f.app,
-             "A SCIF app of the image: its environment, and its runscript (run) or test (test)");
+             "A SCIF app of the image: its environment, and its runscript (run), test (test) or "
+             "startscript (instance start)");
     if (action == apptainer::Action::shell)
         o.option(env, "-s,--shell", f.shell,
                  "The shell to start (default /bin/bash, else /bin/sh)");
@@ -287,23 +289,16 @@ void register_apptainer_images(CLI::App& parent, Context& ctx) {
         ctx.action = [&ctx, o]() -> int {
             const auto& out = o->operands[0];
             const auto& spec = o->operands[1];
+            apptainer::SandboxSource source{
+                spec, o->build_args, o->notest, o->no_https, {fs::self_exe()}};
+            if (!ctx.root.empty()) source.gantry.insert(source.gantry.end(), {"--root", ctx.root});
             if (o->sandbox) {
-                apptainer::SandboxSource source{
-                    spec, o->build_args, o->notest, o->no_https, {fs::self_exe()}};
-                if (!ctx.root.empty())
-                    source.gantry.insert(source.gantry.end(), {"--root", ctx.root});
                 apptainer::build_sandbox(out, source, o->force);
-                log::note("Build complete: " + out);
-                return 0;
+            } else if (auto line = apptainer::build_sif(out, source, o->force); !line.empty()) {
+                apptainer_delegate(ctx, line); // gantry build -f, pull or save writes it
             }
-            if (apptainer::is_sandbox(spec)) { // a sandbox packed back into a SIF
-                apptainer::refuse_existing_target(out, o->force);
-                apptainer::sif_from_sandbox(spec, out);
-                log::note("Build complete: " + out);
-                return 0;
-            }
-            apptainer_delegate(ctx, apptainer::build_line(o->operands[0], o->operands[1],
-                                                          o->build_args, o->notest, o->force));
+            log::note("Build complete: " + out);
+            return 0;
         };
     });
     auto* verify = parent.add_subcommand("verify", "gantry verify: a SIF's signatures");

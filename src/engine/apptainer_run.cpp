@@ -176,8 +176,13 @@ void apply_apptainer(rootfs::RunView& view, const RunRequest& r, const sqsh::Fac
         config["Cmd"] = nlohmann::json::array();
         return;
     }
-    // `apptainer instance start`: a detached run with no command of an image with a startscript
-    if (!r.detach || !r.command.empty() || r.entrypoint || !facts->sif || !facts->sif->startscript)
+    // `apptainer instance start`: a detached run with no command of an image with a startscript,
+    // or of one of its SCIF apps (--app: its %appstart, which the action script finds)
+    const bool app = std::any_of(r.env.begin(), r.env.end(), [](const std::string& e) {
+        return e.starts_with("APPTAINER_APPNAME=");
+    });
+    if (!r.detach || !r.command.empty() || r.entrypoint || !facts->sif ||
+        (!facts->sif->startscript && !app))
         return;
     if (!facts->sif->shell)
         throw Error(Errc::run_failed,

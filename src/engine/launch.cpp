@@ -3,6 +3,7 @@
 // flattened root where the kernel refuses the overlay, the write report, and for -d the monitor
 // process that supervises the container after `gantry run` returned.
 #include "container_log/output.hpp"
+#include "engine/apptainer_overlay.hpp"
 #include "engine/docker_flags.hpp"
 #include "engine/engine.hpp"
 #include "engine/health.hpp"
@@ -171,6 +172,8 @@ struct Launcher {
                                      on_disk ? scratch.work().string() : "",
                                      scratch.layer() == store::Layer::memory,
                                      p.layer.size};
+        apply_apptainer_overlays(p.request, l.spec, !l.hostname.empty(),
+                                 (scratch.dir() / "points").string(), *l.overlay);
         if (!p.sandbox.empty() && p.request.apptainer_writable) {
             l.overlay.reset(); // --writable: the directory itself, written in place
             l.rootfs = p.sandbox;
@@ -224,6 +227,12 @@ struct Launcher {
                 throw Error(Errc::run_failed,
                             std::string(e.what()) + " (over the sandbox " + p.sandbox + ")",
                             "run it with --writable (the directory itself, written in place)");
+            if (!p.request.apptainer_overlays.empty())
+                throw Error(Errc::run_failed,
+                            std::string(e.what()) + " (with --overlay " +
+                                p.request.apptainer_overlays.front() + ")",
+                            "put the overlay directory on a filesystem overlayfs takes as its "
+                            "upper layer (ext4, xfs, btrfs; not NFS or overlayfs itself)");
             if (p.request.overlay_required)
                 throw Error(Errc::run_failed,
                             std::string(e.what()) + ": a build step's changes are the overlay's "

@@ -47,6 +47,9 @@ struct RunRequest {
     // directory itself is the root, written in place (without it a sandbox is the lower layer
     // of an overlay, as a SIF's partition is)
     bool apptainer_writable = false;
+    // `gantry apptainer --overlay`: absolute directories, "DIR" the writable one (at most one),
+    // "DIR:ro" read-only ones, in the flags' order (engine/apptainer_overlay.hpp)
+    std::vector<std::string> apptainer_overlays;
 
     // The process
     std::vector<std::string> env;       // -e K=V, or K to take the host's value

@@ -35,6 +35,7 @@ struct Overlay {
     std::string upper, work;        // a writable layer on disk (both empty: none, or memory)
     bool memory = false;            // the writable layer in the container's private tmpfs
     std::uint64_t memory_size = 0;  // its size limit in bytes (0: the kernel's, half the RAM)
+    bool persistent = false;        // the upper layer outlives the container: no "volatile"
 };
 
 struct Launch;

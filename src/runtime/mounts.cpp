@@ -359,7 +359,8 @@ void mount_root(const Launch& l, int fd_sock) {
                      "squash the image (gantry slim --squash) or use fewer layers");
             // "volatile": the container layer is private and discarded, so skip the sync of
             // the upper filesystem at unmount (1-2 ms per run on disk); older kernels lack it.
-            std::string fast = upper.empty() ? data : data + ",volatile";
+            // Not for an upper layer that outlives the container (--overlay DIR).
+            std::string fast = upper.empty() || o.persistent ? data : data + ",volatile";
             if (::mount("overlay", root.c_str(), "overlay", 0, fast.c_str()) != 0 &&
                 ::mount("overlay", root.c_str(), "overlay", 0, data.c_str()) != 0)
                 throw OverlayUnavailable(std::string("overlayfs mount failed: ") +

@@ -77,8 +77,9 @@ nlohmann::json action_entrypoint(std::string_view action) {
                                                  "script (" +
                                                      script + "): nothing to run' >&2; "
                                                : std::string();
-        body = (action == "test" ? app("test", "test") : std::string()) + "if [ -x " + script +
-               " ]; then exec " + script + " \"$@\"; fi; " + missing + "exit 0";
+        body = (action == "test" ? app("test", "test") : app("startscript", "startscript")) +
+               "if [ -x " + script + " ]; then exec " + script + " \"$@\"; fi; " + missing +
+               "exit 0";
     }
     return {"/bin/sh", "-c", sif_source_env_scripts() + body,
             "/.singularity.d/actions/" + std::string(action)};

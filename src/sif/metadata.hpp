@@ -44,7 +44,9 @@ nlohmann::json env_entrypoint();
 // The entrypoint of Apptainer's `test` and `instance start` actions (ACTION "test" or
 // "start"), as its action script runs them: the environment scripts sourced, then
 // /.singularity.d/test (startscript) exec'd with the entrypoint's arguments when it is
-// executable; without one, `test` says so on stderr and exits 0, `start` exits 0. ACTION "run"
+// executable; without one, `test` says so on stderr and exits 0, `start` exits 0. With
+// $SINGULARITY_APPNAME (--app), the app's own test or startscript (/scif/apps/NAME/scif/), and
+// "No Apptainer test|startscript for contained app: NAME" with status 1 without one. ACTION "run"
 // and "shell" are Apptainer's run.sh and shell.sh (internal/pkg/build/sources/): the runscript
 // with the arguments, else "No Apptainer runscript found, executing /bin/sh"; $SINGULARITY_SHELL,
 // else /bin/bash --norc with PS1 "Apptainer NAME:\w> ", else /bin/sh.

@@ -206,14 +206,47 @@ def test_bind_home_and_refusals(g, sif, places):
                   'echo "$HOME"; cat "$HOME/f"')
     assert p.stdout == "/home/me\ndata\n"
     # what gantry does not do, refused naming it
+    (places["base"] / "o.img").write_bytes(b"\0" * 4096)
     for args, words in (
-            (["exec", "--overlay", "o.img", sif, "true"], "--overlay"),
+            (["exec", "--overlay", places["base"] / "o.img", sif, "true"], "an overlay image"),
             (["exec", "--bind", f"{data}:/x:nosuid", sif, "true"], "nosuid"),
             (["exec", "--no-such-flag", sif, "true"], "--no-such-flag"),
             (["pull", "library://alpine"], "oras://"),
             (["exec", "--env-file", env_needs_shell(places), sif, "true"], ":1")):
         r = apptainer(g, places, *args, check=False)
         assert r.returncode == 2 and words in r.stderr, (args, r.stderr)
+
+
+def test_overlay_directories_as_apptainers(g, sif, places):
+    # --overlay DIR: what the container writes stays in DIR/upper for the next run, DIR:ro a
+    # lower layer (its upper/), a later flag's above an earlier one's (Apptainer's
+    # container_linux.go, addOverlayMount)
+    ov, ov2 = places["base"] / "ov", places["base"] / "ov2"
+    ov.mkdir()
+    ov2.mkdir()
+    apptainer(g, places, "exec", "--overlay", ov, sif, "sh", "-c",
+              "echo kept > /made && rm /usr/bin/md5sum")
+    assert (ov / "upper" / "made").read_text() == "kept\n"
+    # the binds' mount points ($HOME, the working directory) are not written into it
+    assert sorted(p.name for p in (ov / "upper").iterdir()) == ["made", "usr"]
+    p = apptainer(g, places, "exec", "--overlay", f"{ov}:ro", sif, "sh", "-c",
+                  "cat /made; ls /usr/bin/md5sum 2>/dev/null || echo gone; "
+                  "touch /x 2>/dev/null || echo read-only")
+    assert p.stdout.split() == ["kept", "gone", "read-only"]
+    p = apptainer(g, places, "exec", "--overlay", f"{ov}:ro", "--overlay", ov2, sif, "sh", "-c",
+                  "cat /made; echo two > /made")
+    assert p.stdout == "kept\n"
+    assert (ov2 / "upper" / "made").read_text() == "two\n"
+    assert (ov / "upper" / "made").read_text() == "kept\n"
+    p = apptainer(g, places, "exec", "--overlay", f"{ov2}:ro", "--overlay", f"{ov}:ro", sif,
+                  "cat", "/made")
+    assert p.stdout == "kept\n"  # the later flag's layer on top
+    for args, code, words in (
+            (["--overlay", ov, "--overlay", ov2], 2, "more than one writable overlay"),
+            (["--overlay", ov, "--writable-tmpfs"], 2, "--writable-tmpfs with another writable"),
+            (["--overlay", places["base"] / "nope"], 3, "failed to open overlay image")):
+        r = apptainer(g, places, "exec", *args, sif, "true", check=False)
+        assert r.returncode == code and words in r.stderr, (args, r.stderr)
 
 
 def env_needs_shell(places):
@@ -436,6 +469,13 @@ def test_rootless_identity_fakeroot_and_the_apptainer_name(rootless, sif, fuse_o
     apptainer(rootless, places, "exec", "--writable", sb, "sh", "-c", "id -u > /made")
     assert (sb / "made").read_text() == f"{NOBODY.pw_uid}\n"
     assert (sb / "made").stat().st_uid == NOBODY.pw_uid
+    # a rootless writable overlay directory: the caller's files in its upper/
+    ov = rootless.base / "ov"
+    ov.mkdir()
+    os.chown(ov, NOBODY.pw_uid, NOBODY.pw_gid)
+    apptainer(rootless, places, "exec", "--overlay", ov, sif, "sh", "-c", "id -u > /made")
+    assert (ov / "upper" / "made").read_text() == f"{NOBODY.pw_uid}\n"
+    assert (ov / "upper" / "made").stat().st_uid == NOBODY.pw_uid
     # a rootless instance of it: held by its init after the startscript returned, joined by
     # exec (through a process of the container: the init is not dumpable), stopped
     name = f"rl{os.getpid()}"

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,17 @@ def test_repeated_sections_are_concatenated(bb):
     g.run("apptainer", "build", "--sandbox", sb, "sample:latest")
     assert (sb / ".singularity.d" / "env" / "10-docker2singularity.sh").is_file()
     assert g.run("apptainer", "exec", sb, "sh", "-c", "echo from-store").out == "from-store\n"
+    # ... and as a SIF's (saved), and a SIF as one's (rebuilt through a sandbox, as Apptainer's)
+    store_sif, again = tmp / "store.sif", tmp / "again.sif"
+    g.run("apptainer", "build", store_sif, "sample:latest")
+    g.run("apptainer", "build", again, out)
+    assert g.run("apptainer", "exec", store_sif, "sh", "-c", "echo from-store").out == \
+        "from-store\n"
+    assert g.run("apptainer", "run", again).out == \
+        f"one\ntwo\nfrom the host\n{os.geteuid()}\npre\nA=1\n"
+    assert "already exists" in g.fail("apptainer", "build", again, out, code=5).err
+    g.run("apptainer", "build", "--force", again, store_sif)
+    assert g.run("apptainer", "exec", again, "cat", "/env-in-post", check=False).code == 1
 
 
 def test_scif_apps_are_laid_out_as_apptainers(bb):
@@ -165,6 +177,8 @@ def test_scif_apps_are_laid_out_as_apptainers(bb):
                  "%apptest foo\n  test -f \"$SCIF_APPROOT/built.txt\" && echo \"$SCIF_APPNAME tested\"\n"
                  "%post\n  echo post > /post.txt\n"
                  "%appinstall bar\n  cat /post.txt > bar-installed\n"
+                 # a daemon that forks and returns, writing where it was started
+                 "%appstart foo\n  sleep 600 & echo \"$SCIF_APPNAME $FOO_ENV $*\" > \"$1/started\"\n"
                  "%runscript\n  echo main\n")
     out = tmp / "scif.sif"
     g.run("apptainer", "build", out, d)
@@ -196,6 +210,18 @@ def test_scif_apps_are_laid_out_as_apptainers(bb):
         "Maintainer: someone\nSCIF_APP_NAME: foo\n"
     assert g.run("apptainer", "run-help", "--app", "foo", out).out == "  Foo helps.\n"
     assert "has no app nope" in g.fail("apptainer", "inspect", "--app", "nope", out, code=3).err
+    # instance start --app: the app's %appstart (Apptainer's action script, start)
+    name = f"app{os.getpid()}"
+    g.run("apptainer", "instance", "start", "--app", "foo", out, name, tmp)
+    try:
+        started, deadline = tmp / "started", time.monotonic() + 30
+        while not (started.exists() and started.read_text().endswith("\n")):
+            assert time.monotonic() < deadline, "the app's startscript never ran"
+            time.sleep(0.05)
+        assert started.read_text() == f"foo 1 {tmp}\n"
+        assert name in g.run("apptainer", "instance", "list").out
+    finally:
+        g.run("apptainer", "instance", "stop", "-t", "1", name)
 
 
 REFUSED = [

@@ -127,8 +127,13 @@ TEST(ApptainerAction, ContainallFakerootAndInstances) {
     EXPECT_EQ(inst.name, "web");
     EXPECT_EQ(inst.pid, "private");
     EXPECT_EQ(inst.apptainer_action, "start");
-    apptainer::Flags overlay;
+    apptainer::Flags overlay; // --overlay: a missing path; an image file (a regular file)
     overlay.overlay = {"o.img"};
+    EXPECT_EQ(code_of([&] {
+                  apptainer::request(apptainer::Action::run, overlay, host_of(d, "/"), "a", {});
+              }),
+              Errc::not_found);
+    overlay.overlay = {"/proc/self/status"};
     EXPECT_EQ(code_of([&] {
                   apptainer::request(apptainer::Action::run, overlay, host_of(d, "/"), "a", {});
               }),
@@ -158,6 +163,28 @@ TEST(ApptainerAction, FlagsEnvironmentTwinsAndImageSchemes) {
               Errc::usage);
 }
 
+// --overlay: Apptainer's rules (prepare_linux.go, loadOverlayImages)
+TEST(ApptainerAction, OverlayDirectoriesAsApptainerTakesThem) {
+    Dirs d;
+    const std::string a = (d.base / "home").string(), b = (d.base / "home" / "proj").string();
+    EXPECT_EQ(apptainer::overlay_directories({"proj", a + ":ro"}, a, false, false),
+              (std::vector<std::string>{b, a + ":ro"}));
+    EXPECT_EQ(apptainer::overlay_directories({a + ":ro"}, "/", true, false), // read-only ones
+              (std::vector<std::string>{a + ":ro"}));                        // with the tmpfs
+    EXPECT_EQ(code_of([&] {
+                  apptainer::overlay_directories({a, b}, "/", false, false);
+              }),
+              Errc::usage); // two writable ones
+    EXPECT_EQ(code_of([&] { apptainer::overlay_directories({a}, "/", true, false); }),
+              Errc::usage); // the writable one with --writable-tmpfs
+    EXPECT_EQ(code_of([&] { apptainer::overlay_directories({a + ":ro"}, "/", false, true); }),
+              Errc::usage); // with --writable
+    EXPECT_EQ(code_of([&] { apptainer::overlay_directories({"/"}, "/", false, false); }),
+              Errc::usage);
+    EXPECT_EQ(code_of([&] { apptainer::overlay_directories({":ro"}, "/", false, false); }),
+              Errc::usage);
+}
+
 // --app: APPNAME under both prefixes, as Apptainer's launcher sets it; its twins; refusals
 TEST(ApptainerAction, AppNamesTheScifApp) {
     Dirs d;
@@ -175,12 +202,12 @@ TEST(ApptainerAction, AppNamesTheScifApp) {
                   Errc::usage)
             << bad;
     }
-    f.app = "foo";
-    EXPECT_EQ(code_of([&] {
-                  apptainer::request(apptainer::Action::instance_start, f, host_of(d, "/"), "x.sif",
-                                     {}, "i");
-              }),
-              Errc::usage);
+    f.app = "foo"; // instance start --app: the app's %appstart, through the same variables
+    auto inst =
+        apptainer::request(apptainer::Action::instance_start, f, host_of(d, "/"), "x.sif", {}, "i");
+    EXPECT_TRUE(has(inst.env, "APPTAINER_APPNAME=foo"));
+    auto start = gantry::sif::action_entrypoint("start")[2].get<std::string>();
+    EXPECT_NE(start.find("/scif/apps/$SINGULARITY_APPNAME/scif/startscript"), std::string::npos);
     auto run = gantry::sif::action_entrypoint("run")[2].get<std::string>();
     EXPECT_NE(run.find("No Apptainer runscript for contained app"), std::string::npos);
     EXPECT_NE(run.find("Could not locate the container application"), std::string::npos);
@@ -208,12 +235,20 @@ TEST(ApptainerDelegate, ImageCommandsAreGantrys) {
     EXPECT_EQ(apptainer::pull_file_name("nvcr.io/nvidia/pytorch:24.01-py3"),
               "pytorch_24.01-py3.sif");
     EXPECT_EQ(apptainer::pull_file_name("localhost:5000/lab/x"), "x_latest.sif");
-    EXPECT_EQ(apptainer::build_line("/nonexistent/o.sif", "a.def", {"V=1"}, true, false),
+    // build OUT.sif SOURCE: the gantry command that writes it, without gantry's own words
+    apptainer::SandboxSource def{"a.def", {"V=1"}, true, false, {"/g", "--root", "/r"}};
+    EXPECT_EQ(apptainer::build_sif("/nonexistent/o.sif", def, false),
               (std::vector<std::string>{"build", "-f", "a.def", "-o", "/nonexistent/o.sif",
                                         "--build-arg", "V=1", "--notest"}));
-    EXPECT_EQ(apptainer::build_line("/nonexistent/o.sif", "docker://alpine:3", {}, false, false),
+    apptainer::SandboxSource ref{"docker://alpine:3", {}, false, false, {"/g"}};
+    EXPECT_EQ(apptainer::build_sif("/nonexistent/o.sif", ref, false),
               (std::vector<std::string>{"pull", "alpine:3", "--format", "sif", "-o",
                                         "/nonexistent/o.sif"}));
+    apptainer::SandboxSource image{"busybox:latest", {}, false, false, {"/g"}};
+    EXPECT_EQ(apptainer::build_sif("/nonexistent/o.sif", image, false),
+              (std::vector<std::string>{"save", "busybox:latest", "--format", "sif", "-o",
+                                        "/nonexistent/o.sif"}));
+    EXPECT_EQ(code_of([&] { apptainer::build_sif("/", image, false); }), Errc::conflict);
     EXPECT_EQ(code_of([] { apptainer::docker_ref("library://alpine", "pull"); }), Errc::usage);
     try {
         apptainer::docker_ref("library://alpine", "pull");
