@@ -61,9 +61,10 @@ Response api_iar_get(const ServiceContext& ctx, const Request& r) {
         if (names.empty())
             throw ApiError(400, "GET /images/get needs names=IMAGE (repeated for more images)");
     }
-    if (!r.arg("platform").empty())
-        throw ApiError(400, "platform is not honoured by GET /images/get: an image of the "
-                            "store has one platform; leave it out");
+    std::vector<oci::Platform> platforms; // API 1.48+, repeated for several (1.49)
+    auto given = r.query_all.equal_range("platform");
+    for (auto it = given.first; it != given.second; ++it)
+        if (!it->second.empty()) platforms.push_back(query_platform(it->second));
     store::Store store(ctx.store_root);
     auto lock = store.writer_lock(); // `system prune` empties tmp/ under the exclusive one
     std::string tmpl = (store.tmp_dir() / "api-save-XXXXXX.tar").string();
@@ -73,7 +74,7 @@ Response api_iar_get(const ServiceContext& ctx, const Request& r) {
     }
     std::filesystem::path tmp = tmpl;
     try {
-        archive::save(store, names, tmp, archive::SaveFormat::docker_archive);
+        archive::save(store, names, tmp, archive::SaveFormat::docker_archive, {}, platforms);
     } catch (...) {
         ::unlink(tmp.c_str());
         throw;
