@@ -133,6 +133,11 @@ def test_two_platform_build_beside_podman(gr, reg, mk, tmp_path, podman, handler
     gdest = f"{reg.addr}/gantry/x:both"
     r = gr.run("push", INSECURE, "x:both", gdest)
     assert f"Pushed image: {gdest} (an index of 2 platforms)" in r.out, r
+    # push --platform: that platform's image alone under the tag, no index
+    one = f"{reg.addr}/gantry/x:arm"
+    r = gr.run("push", INSECURE, "--platform", "linux/arm64", "x:both", one)
+    assert f"Pushed image: {one}\nDigest: {built['linux/arm64/v8']}" in r.out, r
+    assert media_type(one) == "application/vnd.oci.image.manifest.v1+json"
     # podman: the same file, its --manifest list pushed with every image
     podman("build", "--tls-verify=false", "--network", "host",
            "--platform", "linux/amd64,linux/arm64", "--manifest", "localhost/x:both", ctx)
