@@ -336,4 +336,17 @@ def test_image_inspect_and_get_of_one_platform(svc, tmp_path):
         [entry] = json.load(t.extractfile("manifest.json"))
         config = json.load(t.extractfile(entry["Config"]))
     assert config["architecture"] == "arm64", config
-    g.run("rmi", name)
+    # POST /images/NAME/push?platform= (API 1.46+): that platform's image alone under the tag
+    reg = svc[3]
+    dest = f"{reg.addr}/{TOKEN}/multi"
+    g.run("tag", name, f"{dest}:v1")
+    status, _, body = http(svc, "POST", f"/images/{dest}/push?tag=v1&platform=linux/s390x",
+                           headers={"X-Registry-Auth": AUTH})
+    assert status == 404 and "holds no image for linux/s390x" in body.decode(), body
+    status, _, body = http(svc, "POST", f"/images/{dest}/push?tag=v1&platform={arm}",
+                           headers={"X-Registry-Auth": AUTH})
+    assert status == 200, body
+    [aux] = [x["aux"] for x in lines(body) if "aux" in x]
+    [pushed] = g.run("inspect", "--json", "--platform", "linux/arm64", name).json()
+    assert aux["Digest"] == pushed["digest"], (aux, body)
+    g.run("rmi", name, f"{dest}:v1")
