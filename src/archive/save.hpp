@@ -27,8 +27,8 @@ struct SaveResult {
 // lazy::convert_to); it must be in the store. The saved image keeps the names of the original.
 using ManifestRewrite = std::function<oci::Digest(const oci::Digest& manifest)>;
 
-// `save --platform linux/amd64,linux/arm64/v8` (docker 28's list): each platform parsed,
-// Error(usage) naming an empty one or one given twice.
+// `save --platform linux/amd64,linux/arm64/v8` (a list as docker 29's; also load --platform): each
+// parsed, Error(usage) naming an empty one or one given twice.
 std::vector<oci::Platform> parse_platforms(const std::string& text);
 
 // refs: what the user typed (names or IDs); each is resolved in the store. OUT "-": the tar

@@ -33,9 +33,10 @@ void register_save(CLI::App& app, Context& ctx) {
                     "estargz or zstd:chunked: save the layers re-written as `push --compression` "
                     "writes them, for a lazy start once pushed (with --format oci-archive or "
                     "oci-dir; default: the layers as stored)");
-    cmd->add_option("--platform", o->platform,
-                    "OS/ARCH[/VARIANT][,...]: of a name holding several platforms, only these "
-                    "(docker 28's; by default all of them with the OCI formats)");
+    cmd->add_option(
+        "--platform", o->platform,
+        "OS/ARCH[/VARIANT][,...]: of a name holding several platforms, only these "
+        "(docker 28's, a list as docker 29's; by default all of them with the OCI formats)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             bool sqsh = o->format == "squashfs" || o->format == "sqsh";

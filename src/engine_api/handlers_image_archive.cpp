@@ -23,7 +23,9 @@ Response api_iar_load(const ServiceContext& ctx, const Request& r) {
         throw ApiError(400, "POST /images/load needs the archive as the request body");
     bool quiet = query_bool(r.arg("quiet"));
     archive::LoadOptions lo;
-    if (!r.arg("platform").empty()) lo.platform = oci::Platform::parse(r.arg("platform"));
+    auto given = r.query_all.equal_range("platform"); // API 1.48+, repeated for several
+    for (auto it = given.first; it != given.second; ++it)
+        if (!it->second.empty()) lo.platforms.push_back(query_platform(it->second));
     lo.privileged = running_as_real_root();
     // opened now: the spooled file goes when the request ends, the job may still read it
     Fd fd(::open(r.upload.c_str(), O_RDONLY | O_CLOEXEC));

@@ -217,3 +217,17 @@ def test_inspect_and_save_of_one_platform(g, mk, tmp_path):
         {"linux/arm64/v8": held["linux/arm64/v8"]["id"]}
     g.run("load", "-i", both)
     assert sorted(e["platform"] for e in g.run("images", "--json").json()) == sorted(held)
+    # load --platform of some (a list, as docker 29's): each must be in the archive
+    g.run("rmi", ref)
+    r = g.fail("load", "--platform", "linux/arm64,linux/s390x", path, "--name",
+               "example.com/multi", code=3)
+    assert "has no image for platform linux/s390x (it has linux/amd64, linux/arm64/v8)" in r.err, r
+    assert g.refs() == {}
+    g.run("load", "--platform", "linux/arm64,linux/amd64", path, "--name", "example.com/multi")
+    assert sorted(e["platform"] for e in g.run("images", "--json").json()) == sorted(held)
+    # a docker archive holds one image per name: one of another platform is refused
+    amd = tmp_path / "amd.tar"
+    mk.write_docker_archive(amd, [(mk.busybox_image(), ["amd:1"])])
+    r = g.fail("load", "--platform", "linux/arm64", amd, code=3)
+    assert "image is for linux/amd64, not linux/arm64" in r.err, r
+    assert "docker.io/library/amd:1" not in g.refs()
