@@ -34,7 +34,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 from fixtures import mkimage as mk  # noqa: E402
-from fixtures.arm64_busybox import REASON, arm64_busybox, arm64_busybox_image  # noqa: E402
+from fixtures import arm64_busybox as arm64_deb  # noqa: E402
+from fixtures.arm64_busybox import arm64_busybox, arm64_busybox_image  # noqa: E402
 from fixtures.registry.harness import Registry, skopeo_push_all  # noqa: E402
 
 BENCH = Path(os.environ.get("BENCH_DIR", "/var/tmp/gantry-bench"))
@@ -88,7 +89,7 @@ def main():
     args = ap.parse_args()
     busybox = arm64_busybox()
     if busybox is None:
-        sys.exit(f"bench/platforms.py: no arm64 busybox: {REASON}")
+        sys.exit(f"bench/platforms.py: no arm64 busybox: {arm64_deb.REASON}")
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     reg = Registry(WORK / "reg").start()
