@@ -8,19 +8,18 @@ each holds two images whose RUN output says x86_64 and aarch64. gantry pulls its
 back and runs both platforms; it pulls podman's as well."""
 import json
 import os
-import shutil
 import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, need_tool
+from conftest import IN_CI
 from fixtures import arm64_busybox as arm64_deb
 from fixtures.arm64_busybox import arm64_busybox, arm64_busybox_image
 from registry_common import INSECURE, publish
 from registry_common import _tools, gr, reg  # noqa: F401 (fixtures)
+from test_build_podman import podman  # noqa: F401 (fixture: podman 4.3 as root, its own store)
 from test_foreign_platform import handler, platforms_of  # noqa: F401 (fixture)
 
 DOCKERFILE = """\
@@ -45,36 +44,6 @@ def busybox_arm64():
         (pytest.fail if IN_CI else pytest.skip)(
             f"Debian's arm64 busybox-static could not be fetched: {arm64_deb.REASON}")
     return path
-
-
-@pytest.fixture
-def podman(tmp_path):
-    need_tool("podman")
-    need_tool("runc")
-    if os.geteuid() != 0:
-        pytest.skip("compared as root (podman rootless needs subordinate ids here)")
-    conf = tmp_path / "containers.conf"
-    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
-                    '"nproc=32768:32768"]\n')
-    base = Path(tempfile.mkdtemp(prefix="gpod-", dir="/tmp"))  # runroot: short path
-    # runc: crun 1.8 refuses this VM's hybrid cgroups (reference/this-machine.md)
-    cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
-           "--tmpdir", str(base / "tmp"), "--storage-driver", "overlay", "--runtime", "runc"]
-    env = dict(os.environ, CONTAINERS_CONF=str(conf))
-
-    def run(*args):
-        p = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
-                           env=env, timeout=300, cwd=base)
-        assert p.returncode == 0, f"podman {args}: {p.stdout}\n{p.stderr}"
-        return p
-
-    yield run
-    # podman's own store only (test_build_podman.py's fixture says why)
-    subprocess.run(cmd + ["system", "reset", "-f"], capture_output=True, env=env)
-    if subprocess.run(["umount", "-R", str(base / "root" / "overlay")],
-                      capture_output=True).returncode != 0:
-        subprocess.run(["umount", "-R", "-l", str(base / "root" / "overlay")], capture_output=True)
-    shutil.rmtree(base, ignore_errors=True)
 
 
 def layout_of(dest, where):
