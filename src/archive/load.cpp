@@ -149,6 +149,7 @@ class Loader {
                                 ", not the one its name says",
                             "the archive is corrupt or was modified; export it again");
             auto config = oci::ImageConfig::parse(cfg_text);
+            check_wanted(config.platform, where);
             const json& layers = e["Layers"];
             if (layers.size() != config.diff_ids.size())
                 throw Error(Errc::invalid,
@@ -301,8 +302,15 @@ class Loader {
     // archive holds (docker saves an index whose other platforms it never pulled), one each,
     // the name then holding them all (store/platforms.hpp); else choose()'s refusal.
     std::vector<const Candidate*> chosen(const std::vector<Candidate>& cands) {
-        if (opt_.platform || cands.size() == 1) return {&choose(cands)};
         std::vector<const Candidate*> out;
+        if (!opt_.platforms.empty()) { // each asked, held (choose's refusal otherwise), once
+            for (auto& want : opt_.platforms) {
+                const Candidate* c = &choose(cands, want);
+                if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+            }
+            return out;
+        }
+        if (cands.size() == 1) return {&choose(cands, oci::Platform::host())};
         std::set<std::string> platforms;
         for (auto& c : cands) {
             if (!src_->has(blob_member(c.manifest.digest)) && !store_.has_blob(c.manifest.digest))
@@ -312,7 +320,7 @@ class Loader {
                 continue; // an attestation, or a platform given twice: its first image
             out.push_back(&c);
         }
-        if (out.empty()) return {&choose(cands)};
+        if (out.empty()) return {&choose(cands, oci::Platform::host())};
         return out;
     }
 
@@ -360,9 +368,9 @@ class Loader {
         return {Candidate{{}, d, d.platform}};
     }
 
-    const Candidate& choose(const std::vector<Candidate>& cands) {
-        if (cands.size() == 1 && !opt_.platform) return cands.front();
-        oci::Platform want = opt_.platform ? *opt_.platform : oci::Platform::host();
+    // The image of CANDS for WANT (the only one when nothing was asked).
+    const Candidate& choose(const std::vector<Candidate>& cands, const oci::Platform& want) {
+        if (cands.size() == 1 && opt_.platforms.empty()) return cands.front();
         for (auto& c : cands)
             if (!c.platform || want.accepts(*c.platform)) return c;
         std::string avail;
@@ -372,6 +380,19 @@ class Loader {
                     path_.string() + " has no image for platform " + want.str() + " (it has " +
                         avail + ")",
                     "pick one with --platform OS/ARCH");
+    }
+
+    // --platform: an image whose config says another platform is refused (a docker archive's
+    // too: it holds one image per name).
+    void check_wanted(const oci::Platform& have, const std::string& where) const {
+        if (opt_.platforms.empty() || have.os.empty()) return;
+        std::string asked;
+        for (auto& w : opt_.platforms) {
+            if (w.accepts(have)) return;
+            asked += (asked.empty() ? "" : ",") + w.str();
+        }
+        throw Error(Errc::not_found, where + ": image is for " + have.str() + ", not " + asked,
+                    "drop --platform or pick the image's own platform");
     }
 
     LoadedImage image(const Descriptor& d) {
@@ -391,12 +412,7 @@ class Loader {
             return src_->read(cfg_member);
         });
         auto config = oci::ImageConfig::parse(cfg_text);
-        if (opt_.platform && !config.platform.os.empty() &&
-            !opt_.platform->accepts(config.platform))
-            throw Error(Errc::not_found,
-                        path_.string() + ": image is for " + config.platform.str() + ", not " +
-                            opt_.platform->str(),
-                        "drop --platform or pick the image's own platform");
+        check_wanted(config.platform, path_.string());
         if (m.layers.size() != config.diff_ids.size())
             throw Error(Errc::invalid,
                         path_.string() + ": manifest " + d.digest.str() + " has " +

@@ -14,7 +14,9 @@
 namespace gantry::archive {
 
 struct LoadOptions {
-    std::optional<oci::Platform> platform; // pick from multi-platform indexes (default: host)
+    // pick from multi-platform indexes (`load --platform A[,B]`); empty: every platform the
+    // archive holds, one image per name the host's; an image of none of them is refused
+    std::vector<oci::Platform> platforms;
     std::string name; // repository for images the archive names only by tag (or not at all)
     bool privileged = false;
     unsigned jobs = 0;

@@ -376,9 +376,49 @@ void write_docker(const store::Store& store, const std::vector<Named>& images, S
 
 } // namespace
 
+std::vector<oci::Platform> parse_platforms(const std::string& text) {
+    std::vector<oci::Platform> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        auto comma = text.find(',', start);
+        std::string one = text.substr(start, comma == std::string::npos ? comma : comma - start);
+        if (one.empty())
+            throw Error(Errc::usage, "--platform " + text + " names an empty platform",
+                        "--platform linux/amd64,linux/arm64");
+        auto p = oci::Platform::parse(one);
+        for (auto& o : out)
+            if (o.str() == p.str())
+                throw Error(Errc::usage, "--platform " + text + " names " + p.str() + " twice",
+                            "name each platform once");
+        out.push_back(p);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+namespace {
+
+// The images of REF (a name, or "" for an ID resolved to MD) WANT asks for, one per platform
+// asked, each held (store::resolve_platform's error otherwise).
+std::vector<store::PlatformImage> chosen_platforms(const store::Store& store,
+                                                   const std::string& text,
+                                                   const std::vector<oci::Platform>& want) {
+    std::vector<store::PlatformImage> out;
+    for (auto& w : want) {
+        Digest md = store::resolve_platform(store, text, w);
+        if (std::none_of(out.begin(), out.end(),
+                         [&](const store::PlatformImage& p) { return p.manifest == md; }))
+            out.push_back({store::image_platform(store, md), md});
+    }
+    return out;
+}
+
+} // namespace
+
 SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
-                const std::filesystem::path& out, SaveFormat format,
-                const ManifestRewrite& rewrite) {
+                const std::filesystem::path& out, SaveFormat format, const ManifestRewrite& rewrite,
+                const std::vector<oci::Platform>& want) {
     if (refs.empty()) throw Error(Errc::usage, "save needs at least one image");
     if (rewrite && format == SaveFormat::docker_archive)
         throw Error(Errc::usage, "save --compression needs --format oci-archive or oci-dir",
@@ -395,7 +435,17 @@ SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
         } catch (const Error&) {
         }
         std::vector<store::PlatformImage> platforms;
-        if (!ref.empty()) platforms = store::name_images(store, ref);
+        if (!want.empty()) {
+            platforms = chosen_platforms(store, text, want);
+            md = platforms.front().manifest;
+            if (platforms.size() > 1 && format == SaveFormat::docker_archive)
+                throw Error(Errc::usage,
+                            "a docker-archive holds one image per name: " + text + " has " +
+                                std::to_string(platforms.size()) + " of the platforms asked",
+                            "add --format oci-archive, or name one platform with --platform");
+        } else if (!ref.empty()) {
+            platforms = store::name_images(store, ref);
+        }
         if (platforms.size() > 1 && format == SaveFormat::docker_archive) {
             log::warn(ref + " holds " + std::to_string(platforms.size()) +
                       " platforms; a docker-archive holds one image per name: saving " +

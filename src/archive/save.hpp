@@ -5,6 +5,7 @@
 #pragma once
 
 #include "oci/digest.hpp"
+#include "oci/image.hpp"
 #include "store/store.hpp"
 
 #include <filesystem>
@@ -26,10 +27,17 @@ struct SaveResult {
 // lazy::convert_to); it must be in the store. The saved image keeps the names of the original.
 using ManifestRewrite = std::function<oci::Digest(const oci::Digest& manifest)>;
 
+// `save --platform linux/amd64,linux/arm64/v8` (a list as docker 29's; also load --platform): each
+// parsed, Error(usage) naming an empty one or one given twice.
+std::vector<oci::Platform> parse_platforms(const std::string& text);
+
 // refs: what the user typed (names or IDs); each is resolved in the store. OUT "-": the tar
-// is streamed to standard output (not for oci_dir).
+// is streamed to standard output (not for oci_dir). PLATFORMS not empty: of each name only
+// the images of those platforms (each must be held: Error(not_found) naming what the name
+// holds; an ID's image must be of one of them); several of one name need an OCI format.
 SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
                 const std::filesystem::path& out, SaveFormat format,
-                const ManifestRewrite& rewrite = {});
+                const ManifestRewrite& rewrite = {},
+                const std::vector<oci::Platform>& platforms = {});
 
 } // namespace gantry::archive

@@ -179,7 +179,8 @@ std::optional<std::string> architecture_of(std::string_view head) {
     return std::nullopt;
 }
 
-Emulation emulation_for(const Registry& registry, const oci::Platform& platform) {
+Emulation emulation_for(const Registry& registry, const oci::Platform& platform,
+                        const InContainer& in_container) {
     Emulation e;
     const std::string dir = registry.dir.string();
     auto heads = elf_heads(platform);
@@ -214,6 +215,11 @@ Emulation emulation_for(const Registry& registry, const oci::Platform& platform)
         if (!h.enabled) {
             disabled = disabled ? disabled : &h;
         } else if (!h.fixed_binary()) {
+            if (in_container && in_container(h.interpreter)) {
+                e.handler = h;
+                e.by_path = true;
+                return e;
+            }
             unfixed = unfixed ? unfixed : &h;
         } else {
             e.handler = h;
@@ -225,8 +231,8 @@ Emulation emulation_for(const Registry& registry, const oci::Platform& platform)
                 " by its path, which the kernel looks up inside the container, where it is not "
                 "(the handler has no F flag)";
         e.fix = "register it again with the F (fix binary) flag, as Debian's qemu-user-static "
-                "does (flags: OCF or POF in /usr/lib/binfmt.d/), or use an image for " +
-                host;
+                "package does (flags: OCF or POF in /usr/lib/binfmt.d/), put the emulator at " +
+                unfixed->interpreter + " in the image, or use an image for " + host;
     } else if (disabled) {
         e.why = "binfmt_misc handler " + disabled->name + " for " + platform.str() +
                 " programs is disabled";

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,10 +72,18 @@ std::optional<std::string> architecture_of(std::string_view head);
 // How this host runs PLATFORM's programs through binfmt_misc: the handler that does, or why
 // none does and what to do about it.
 struct Emulation {
-    std::optional<Handler> handler; // set when the host runs them (enabled, F, matching)
+    std::optional<Handler> handler; // set when the host runs them (enabled, matching, and F or
+                                    // its interpreter in the container)
+    bool by_path = false;           // the handler has no F: the container's own file at its
+                                    // interpreter path serves (an image that ships the emulator)
     std::string why;                // else: the reason, naming the handler or what is missing
     std::string fix;                // and the remedy
 };
-Emulation emulation_for(const Registry& registry, const oci::Platform& platform);
+// IN_CONTAINER(PATH): whether the container has a file at the absolute PATH (its image does),
+// which serves a handler without F, whose interpreter the kernel looks up there at each exec;
+// none given: no such handler serves.
+using InContainer = std::function<bool(const std::string& path)>;
+Emulation emulation_for(const Registry& registry, const oci::Platform& platform,
+                        const InContainer& in_container = {});
 
 } // namespace gantry::binfmt

@@ -2,6 +2,7 @@
 #include "cli/context.hpp"
 #include "oci/image.hpp"
 #include "store/images.hpp"
+#include "store/platforms.hpp"
 #include "util/units.hpp"
 
 #include <cstdio>
@@ -10,7 +11,7 @@ namespace gantry::cli {
 
 void register_history(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string ref;
+        std::string ref, platform;
         bool json = false, quiet = false, no_trunc = false;
     };
     auto o = std::make_shared<Opts>();
@@ -20,12 +21,20 @@ void register_history(CLI::App& app, Context& ctx) {
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->add_flag("-q,--quiet", o->quiet, "Print the image ID only (docker's)");
     cmd->add_flag("--no-trunc", o->no_trunc, "Do not shorten the steps and IDs");
+    cmd->add_option("--platform", o->platform,
+                    "OS/ARCH[/VARIANT]: the history of that platform's image of a name holding "
+                    "several (docker 28's; default: the name's default image)");
     cmd->footer("SIZE is the layer blob's size as stored (compressed), as `gantry images` counts "
                 "it; a step that made no layer shows 0B. Only the newest line has an ID: gantry "
                 "keeps no intermediate images (docker shows <missing> there too).");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
-            auto img = store::find_image(ctx.store(), o->ref);
+            auto img =
+                o->platform.empty()
+                    ? store::find_image(ctx.store(), o->ref)
+                    : store::read_image(ctx.store(),
+                                        store::resolve_platform(ctx.store(), o->ref,
+                                                                oci::Platform::parse(o->platform)));
             auto lines = store::history(img);
             const std::string id = o->no_trunc ? img.id().str() : img.id().short_id();
             if (o->quiet) {

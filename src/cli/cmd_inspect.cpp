@@ -10,6 +10,7 @@
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
 #include "store/images.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/printable.hpp"
@@ -88,15 +89,50 @@ oci::json describe_file(const std::string& path) {
     return out;
 }
 
+// Whether REF is a name or an ID of the store (not a squashfs file or a shared store's image).
+bool in_store(const store::Store& store, const std::string& ref) {
+    if (sqsh::file_of(ref)) return false;
+    try {
+        (void)store::resolve(store, ref);
+        return true;
+    } catch (const Error& e) {
+        if (e.code() != Errc::not_found) throw;
+        return false;
+    }
+}
+
+// The image of REF to inspect: PLATFORM's (store/platforms.hpp) or the name's default.
+store::Image image_of(store::Store& store, const std::string& ref,
+                      const std::optional<oci::Platform>& platform) {
+    if (!platform) return store::find_image(store, ref);
+    return store::read_image(store, store::resolve_platform(store, ref, *platform));
+}
+
 oci::json describe(store::Store& store, const std::vector<std::string>& stores,
-                   const std::string& ref) {
+                   const std::string& ref, const std::optional<oci::Platform>& platform) {
+    if (platform && !in_store(store, ref)) {
+        // a squashfs file or a shared store's image is of one platform: the one asked, or none
+        auto j = describe(store, stores, ref, std::nullopt);
+        std::string have = j["platform"].is_string() ? j["platform"].get<std::string>() : "";
+        bool accepted = false;
+        try {
+            accepted = !have.empty() && platform->accepts(oci::Platform::parse(have));
+        } catch (const Error&) { // a platform string gantry does not read: not the one asked
+        }
+        if (!accepted)
+            throw Error(Errc::not_found,
+                        "image " + ref + " is built for " + (have.empty() ? "no platform" : have) +
+                            ", not for " + platform->str(),
+                        "inspect it without --platform");
+        return j;
+    }
     if (auto file = sqsh::file_of(ref)) {
         site::verify_file(*file); // policy.json's "sif" scopes, as for a run
         return describe_file(*file);
     }
     store::Image img;
     try {
-        img = store::find_image(store, ref);
+        img = image_of(store, ref, platform);
     } catch (const Error& e) {
         if (e.code() != Errc::not_found) throw;
         auto shared = sqsh::find_shared(sqsh::search_dirs(store, stores), ref);
@@ -187,11 +223,11 @@ void print_file(const oci::json& d) {
 // docker's inspect of each NAME as TYPE ("" : a container first, then an image, as docker
 // looks them up), printed as docker prints it: a JSON array, or FORMAT once per object.
 int inspect_docker(Context& ctx, const std::vector<std::string>& names, const std::string& type,
-                   const std::string& format) {
+                   const std::string& format, const std::optional<oci::Platform>& platform) {
     records::StateDir states;
     std::vector<oci::json> objects;
     for (auto& n : names) {
-        if (type != "image") {
+        if (type != "image" && !platform) { // --platform: docker's image inspect
             if (auto s = states.find(n)) {
                 objects.push_back(docker_model::inspect_container(*s, s->running()));
                 continue;
@@ -201,7 +237,7 @@ int inspect_docker(Context& ctx, const std::vector<std::string>& names, const st
                             "`gantry ps -a` lists the containers");
         }
         try {
-            auto img = store::find_image(ctx.store(), n);
+            auto img = image_of(ctx.store(), n, platform);
             objects.push_back(docker_model::inspect_image(ctx.store(), img));
         } catch (const Error& e) {
             if (e.code() != Errc::not_found || !type.empty()) throw;
@@ -243,7 +279,7 @@ void register_inspect(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> refs;
         bool json = false;
-        std::string format, type;
+        std::string format, type, platform;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand(
@@ -257,9 +293,17 @@ void register_inspect(CLI::App& app, Context& ctx) {
     cmd->add_option("-f,--format", o->format,
                     "A Go template over docker's JSON ({{.State.Status}}, {{.Config.Labels}}, "
                     "{{json .}})");
+    cmd->add_option("--platform", o->platform,
+                    "OS/ARCH[/VARIANT]: the image of that platform of a name holding several "
+                    "(docker 28's; by default the host's, else the one added last)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             refuse_json_with_format(o->json, o->format);
+            std::optional<oci::Platform> platform;
+            if (!o->platform.empty()) platform = oci::Platform::parse(o->platform);
+            if (platform && o->type == "container")
+                throw Error(Errc::usage, "--platform picks an image of a name; a container has one",
+                            "drop --platform, or use --type image");
             if (!o->type.empty() && o->type != "container" && o->type != "image")
                 throw Error(Errc::usage, "--type " + o->type + ": not a kind gantry inspects",
                             "use --type container or --type image");
@@ -268,9 +312,10 @@ void register_inspect(CLI::App& app, Context& ctx) {
                             "`gantry ps -a --json` for gantry's, or drop --json for docker's");
             if (!o->type.empty() || !o->format.empty() ||
                 !gantry_view_applies(ctx, o->refs, o->json))
-                return inspect_docker(ctx, o->refs, o->type, o->format);
+                return inspect_docker(ctx, o->refs, o->type, o->format, platform);
             oci::json all = oci::json::array();
-            for (auto& r : o->refs) all.push_back(describe(ctx.store(), ctx.image_stores, r));
+            for (auto& r : o->refs)
+                all.push_back(describe(ctx.store(), ctx.image_stores, r, platform));
             if (o->json) {
                 std::printf("%s\n", all.dump(2).c_str());
                 return 0;

@@ -1,4 +1,5 @@
 #include "archive/load.hpp"
+#include "archive/save.hpp"
 #include "cli/context.hpp"
 #include "engine/squashfs.hpp"
 #include "site/file_signature.hpp"
@@ -26,7 +27,9 @@ void register_load(CLI::App& app, Context& ctx) {
                     "Archive file or OCI layout directory; none or - reads the archive from "
                     "standard input (as docker load)");
     cmd->add_option("-i,--input", o->input, "Same as PATH (docker compatibility)");
-    cmd->add_option("--platform", o->platform, "OS/ARCH[/VARIANT] to pick from an index");
+    cmd->add_option("--platform", o->platform,
+                    "OS/ARCH[/VARIANT][,...]: the platforms to load from an index (docker 29's "
+                    "list; default: every platform the archive holds)");
     cmd->add_option("--name", o->name,
                     "Repository for images the archive names only by tag; for a squashfs file, "
                     "its reference (default: the file's name, e.g. app.sqsh -> app:latest)");
@@ -36,7 +39,7 @@ void register_load(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             archive::LoadOptions lo;
-            if (!o->platform.empty()) lo.platform = oci::Platform::parse(o->platform);
+            if (!o->platform.empty()) lo.platforms = archive::parse_platforms(o->platform);
             lo.name = o->name;
             lo.jobs = o->jobs;
             lo.privileged = running_as_real_root();

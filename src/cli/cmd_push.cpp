@@ -9,8 +9,10 @@
 #include "site/sigstore.hpp"
 #include "sqsh/shared.hpp"
 #include "store/images.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
 #include "util/printable.hpp"
 #include "util/units.hpp"
 
@@ -38,10 +40,28 @@ void check_licences(Context& ctx, const std::string& src, const std::string& des
     if (!quiet && !line.empty()) std::fprintf(stderr, "%s\n", text::printable(line).c_str());
 }
 
+// push --compression or --format of a name holding several platforms pushes one image (the
+// name's default): said, with the flag that picks another.
+void warn_one_of_several(const store::Store& store, const std::string& src) {
+    std::string name;
+    try {
+        name = oci::Reference::parse(src).str();
+    } catch (const Error&) {
+        return; // an ID: one image
+    }
+    auto held = store::name_images(store, name);
+    if (held.size() > 1)
+        log::warn(src + " holds " + std::to_string(held.size()) +
+                  " platforms; --compression and "
+                  "--format push one image: the default one (" +
+                  store::image_platform(store, store::resolve(store, src)).str() +
+                  "); --platform P pushes another");
+}
+
 void register_push(CLI::App& app, Context& ctx) {
     struct Opts {
         std::string src, dest, image_store, sign_by, sigstore_key, passphrase_file, compression,
-            format;
+            format, platform;
         std::optional<std::string> licence_check;
         std::uint64_t chunk_mb = 64;
         unsigned jobs = 3;
@@ -84,6 +104,10 @@ void register_push(CLI::App& app, Context& ctx) {
                     "GPU vendor licence findings of the image (gantry analyze): refuse (exit 11, "
                     "nothing pushed), warn (print them) or off (default: the config file's "
                     "licence_check for the registry, else warn)");
+    cmd->add_option("--platform", o->platform,
+                    "OS/ARCH[/VARIANT]: of a name holding several platforms, push that one's "
+                    "image alone under the destination, no index (docker 28's; default: every "
+                    "platform and their index)");
     add_registry_flags(cmd, o->reg, true);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
@@ -124,12 +148,29 @@ void register_push(CLI::App& app, Context& ctx) {
             std::optional<lazy::Compression> compression;
             if (!o->compression.empty())
                 compression = lazy::parse_compression(o->compression, "push --compression");
-            check_licences(ctx, o->src, o->dest, o->licence_check, ctx.quiet || o->quiet);
+            // --platform: that platform's image alone, named by its ID where a reference is read
+            std::optional<oci::Digest> chosen;
+            std::string image = o->src;
+            if (!o->platform.empty()) {
+                if (!o->image_store.empty())
+                    throw Error(Errc::usage, "push --image-store takes no --platform",
+                                "give the platform's image ID (gantry inspect --platform P -f "
+                                "'{{.Id}}' IMAGE)");
+                chosen =
+                    store::resolve_platform(ctx.store(), o->src, oci::Platform::parse(o->platform));
+                image = store::read_image(ctx.store(), *chosen).id().str();
+            } else if (compression || !o->format.empty()) {
+                warn_one_of_several(ctx.store(), o->src);
+            }
+            check_licences(ctx, image, o->dest.empty() ? o->src : o->dest, o->licence_check,
+                           ctx.quiet || o->quiet);
             registry::PushOptions po;
-            if (!o->format.empty()) po.manifest = lazy::publish_squashfs(ctx.store(), o->src);
+            po.manifest = chosen;
+            if (!o->format.empty()) po.manifest = lazy::publish_squashfs(ctx.store(), image);
             if (compression)
-                po.manifest = lazy::convert_to(ctx.store(), store::resolve(ctx.store(), o->src),
-                                               *compression);
+                po.manifest = lazy::convert_to(
+                    ctx.store(), chosen ? *chosen : store::resolve(ctx.store(), o->src),
+                    *compression);
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;
             po.jobs = o->jobs;

@@ -12,7 +12,7 @@ namespace gantry::cli {
 void register_save(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> refs;
-        std::string output, format = "docker-archive", image_store, compression;
+        std::string output, format = "docker-archive", image_store, compression, platform;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd =
@@ -33,10 +33,24 @@ void register_save(CLI::App& app, Context& ctx) {
                     "estargz or zstd:chunked: save the layers re-written as `push --compression` "
                     "writes them, for a lazy start once pushed (with --format oci-archive or "
                     "oci-dir; default: the layers as stored)");
+    cmd->add_option(
+        "--platform", o->platform,
+        "OS/ARCH[/VARIANT][,...]: of a name holding several platforms, only these "
+        "(docker 28's, a list as docker 29's; by default all of them with the OCI formats)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             bool sqsh = o->format == "squashfs" || o->format == "sqsh";
             bool sif = o->format == "sif";
+            std::vector<oci::Platform> platforms;
+            if (!o->platform.empty()) {
+                platforms = archive::parse_platforms(o->platform);
+                if (sqsh || sif || !o->image_store.empty())
+                    throw Error(Errc::usage, "save --format " + o->format + " takes no --platform",
+                                "a squashfs file holds one image: give its ID, gantry save "
+                                "--format " +
+                                    o->format + " -o FILE $(gantry inspect --platform " +
+                                    o->platform + " -f '{{.Id}}' IMAGE)");
+            }
             std::optional<lazy::Compression> compression;
             if (!o->compression.empty()) {
                 compression = lazy::parse_compression(o->compression, "save --compression");
@@ -87,7 +101,7 @@ void register_save(CLI::App& app, Context& ctx) {
                 auto c = *compression;
                 rewrite = [st, c](const oci::Digest& m) { return lazy::convert_to(*st, m, c); };
             }
-            auto r = archive::save(ctx.store(), o->refs, o->output, fmt, rewrite);
+            auto r = archive::save(ctx.store(), o->refs, o->output, fmt, rewrite, platforms);
             if (!ctx.quiet)
                 std::fprintf(stderr, "Saved %llu image(s) to %s (%s)\n",
                              static_cast<unsigned long long>(r.images),

@@ -1,6 +1,7 @@
 #include "engine/platform_check.hpp"
 
 #include "binfmt/handlers.hpp"
+#include "rootfs/image_files.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -29,7 +30,7 @@ std::string head_of(const std::string& host_path) {
 } // namespace
 
 void check_platform(const std::string& image, const oci::Platform& platform,
-                    const std::string& requested) {
+                    const std::string& requested, const binfmt::InContainer& in_container) {
     if (!requested.empty() && !platform.architecture.empty() &&
         !oci::Platform::parse(requested).accepts(platform))
         throw Error(Errc::run_failed,
@@ -41,14 +42,17 @@ void check_platform(const std::string& image, const oci::Platform& platform,
     if (platform.architecture.empty() || host.accepts(platform)) return;
     const std::string what =
         "image " + image + " is built for " + platform.str() + ", this host is " + host.str();
-    auto emulation = binfmt::emulation_for(binfmt::read_host(), platform);
+    auto emulation = binfmt::emulation_for(binfmt::read_host(), platform, in_container);
     if (!emulation.handler)
         throw Error(Errc::run_failed, what + ", and " + emulation.why, emulation.fix);
+    const std::string emulator =
+        emulation.handler->interpreter +
+        (emulation.by_path ? " (the image's own; binfmt_misc handler " : " (binfmt_misc handler ") +
+        emulation.handler->name + ")";
     // docker warns likewise when no --platform said that a foreign image is meant
     if (requested.empty())
-        log::warn(what + ": its programs run under " + emulation.handler->interpreter +
-                  " (binfmt_misc handler " + emulation.handler->name +
-                  "), several times slower than natively; --platform " + platform.str() +
+        log::warn(what + ": its programs run under " + emulator +
+                  ", several times slower than natively; --platform " + platform.str() +
                   " says it is meant");
 }
 
@@ -59,12 +63,18 @@ std::vector<findings::Finding> platform_findings(const store::Store& store,
     if (platform.architecture.empty()) return out;
     auto host = oci::Platform::host();
     if (!host.accepts(platform)) {
-        auto emulation = binfmt::emulation_for(binfmt::read_host(), platform);
+        rootfs::LayerFiles files(store, image.config.diff_ids);
+        auto emulation =
+            binfmt::emulation_for(binfmt::read_host(), platform, [&](const std::string& path) {
+                return path.size() > 1 && path[0] == '/' && files.has(path.substr(1));
+            });
         if (emulation.handler)
             out.push_back({"PLATFORM-EMULATION", findings::Severity::warn,
                            "the image is built for " + platform.str() + ", this host is " +
                                host.str() + ": its programs run under " +
-                               emulation.handler->interpreter + " (binfmt_misc handler " +
+                               emulation.handler->interpreter +
+                               (emulation.by_path ? " (the image's own; binfmt_misc handler "
+                                                  : " (binfmt_misc handler ") +
                                emulation.handler->name + "), several times slower than natively",
                            "use an image for " + host.str() + " where speed matters"});
         else

@@ -275,7 +275,14 @@ void read_image(Prepared& p) {
     if ((p.request.apptainer_test || !p.request.apptainer_action.empty()) && !p.sqsh &&
         p.sandbox.empty())
         apply_apptainer(p.view, p.request, nullptr, "");
-    check_platform(p.request.image, p.view.image.config.platform, p.request.platform);
+    check_platform(
+        p.request.image, p.view.image.config.platform, p.request.platform,
+        [&p](const std::string& path) { // a handler without F: the image's emulator
+            if (path.size() < 2 || path[0] != '/' || p.lazy) return false;
+            if (p.sqsh)
+                return sqsh::SquashFiles(*p.sqsh, squashfs_confinement()).has(path.substr(1));
+            return rootfs::LayerFiles(*p.store, p.view.image.config.diff_ids).has(path.substr(1));
+        });
 }
 
 // The image's VOLUME paths as --image-volume asks (engine/volumes.hpp): whether the image has

@@ -23,7 +23,9 @@ Response api_iar_load(const ServiceContext& ctx, const Request& r) {
         throw ApiError(400, "POST /images/load needs the archive as the request body");
     bool quiet = query_bool(r.arg("quiet"));
     archive::LoadOptions lo;
-    if (!r.arg("platform").empty()) lo.platform = oci::Platform::parse(r.arg("platform"));
+    auto given = r.query_all.equal_range("platform"); // API 1.48+, repeated for several
+    for (auto it = given.first; it != given.second; ++it)
+        if (!it->second.empty()) lo.platforms.push_back(query_platform(it->second));
     lo.privileged = running_as_real_root();
     // opened now: the spooled file goes when the request ends, the job may still read it
     Fd fd(::open(r.upload.c_str(), O_RDONLY | O_CLOEXEC));
@@ -61,9 +63,10 @@ Response api_iar_get(const ServiceContext& ctx, const Request& r) {
         if (names.empty())
             throw ApiError(400, "GET /images/get needs names=IMAGE (repeated for more images)");
     }
-    if (!r.arg("platform").empty())
-        throw ApiError(400, "platform is not honoured by GET /images/get: an image of the "
-                            "store has one platform; leave it out");
+    std::vector<oci::Platform> platforms; // API 1.48+, repeated for several (1.49)
+    auto given = r.query_all.equal_range("platform");
+    for (auto it = given.first; it != given.second; ++it)
+        if (!it->second.empty()) platforms.push_back(query_platform(it->second));
     store::Store store(ctx.store_root);
     auto lock = store.writer_lock(); // `system prune` empties tmp/ under the exclusive one
     std::string tmpl = (store.tmp_dir() / "api-save-XXXXXX.tar").string();
@@ -73,7 +76,7 @@ Response api_iar_get(const ServiceContext& ctx, const Request& r) {
     }
     std::filesystem::path tmp = tmpl;
     try {
-        archive::save(store, names, tmp, archive::SaveFormat::docker_archive);
+        archive::save(store, names, tmp, archive::SaveFormat::docker_archive, {}, platforms);
     } catch (...) {
         ::unlink(tmp.c_str());
         throw;

@@ -9,6 +9,7 @@
 #include "oci/reference.hpp"
 #include "store/gc.hpp"
 #include "store/images.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 
 #include <map>
@@ -112,11 +113,21 @@ Response handle_images(const ServiceContext& ctx, const Request& r) {
     case RouteId::image_inspect:
     case RouteId::image_history: {
         std::optional<store::Image> img;
+        std::string platform = r.arg("platform"); // API 1.48+ (docker 28's --platform)
         try {
-            img = store::find_image(store, name);
+            img = platform.empty()
+                      ? store::find_image(store, name)
+                      : store::read_image(
+                            store, store::resolve_platform(store, name, query_platform(platform)));
         } catch (const Error& e) {
-            if (e.code() == Errc::not_found) return not_found();
-            throw;
+            if (e.code() != Errc::not_found) throw;
+            if (platform.empty()) return not_found();
+            try {
+                (void)store::resolve(store, name);
+            } catch (const Error&) {
+                return not_found();
+            }
+            return error_response(404, e.message()); // held, but not for that platform
         }
         return json_response(200, r.route.id == RouteId::image_inspect
                                       ? docker_model::inspect_image(store, *img)

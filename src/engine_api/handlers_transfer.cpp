@@ -12,6 +12,7 @@
 #include "registry/pull.hpp"
 #include "registry/push.hpp"
 #include "store/images.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/identity.hpp"
 
@@ -219,8 +220,22 @@ Response api_xfer_push(const ServiceContext& ctx, const Request& r) {
             return error_response(404, "An image does not exist locally with the tag: " + name +
                                            (tag.empty() ? "" : ":" + tag));
     }
+    // platform (API 1.46+, docker 28's push --platform): that platform's image alone
+    std::optional<oci::Platform> platform;
+    if (!r.arg("platform").empty()) {
+        platform = query_platform(r.arg("platform"));
+        store::Store store(ctx.store_root);
+        for (auto& ref : refs) { // before the stream starts: a 404 naming what it holds
+            try {
+                (void)store::resolve_platform(store, ref, *platform);
+            } catch (const Error& e) {
+                if (e.code() != Errc::not_found) throw;
+                return error_response(404, e.message());
+            }
+        }
+    }
     std::string root = ctx.store_root;
-    return job_response([root, refs, repo, po](const JobStream::Emit& emit) mutable {
+    return job_response([root, refs, repo, po, platform](const JobStream::Emit& emit) mutable {
         store::Store store(root);
         emit({{"status", "The push refers to repository [" + repo + "]"}});
         po.observer = api_xfer_push_observer(emit);
@@ -228,6 +243,7 @@ Response api_xfer_push(const ServiceContext& ctx, const Request& r) {
             // the licence check `gantry push` runs, its mode the config file's for the registry
             auto said = analyze::check_push_licences(store, ref, "", std::nullopt);
             if (!said.empty()) emit({{"status", said}});
+            if (platform) po.manifest = store::resolve_platform(store, ref, *platform);
             auto res = registry::push(store, ref, "", po);
             auto parsed = oci::Reference::parse(res.ref);
             auto size = res.manifest_size;

@@ -259,6 +259,21 @@ bool query_bool(const std::string& v) {
              v == "none");
 }
 
+oci::Platform query_platform(const std::string& value) {
+    try {
+        if (!value.starts_with("{")) return oci::Platform::parse(value);
+        auto j = nlohmann::json::parse(value);
+        if (!j.is_object()) throw std::invalid_argument("not an object");
+        auto p = oci::Platform::from_json(j);
+        if (p.os.empty() || p.architecture.empty()) throw std::invalid_argument("no os or arch");
+        return p;
+    } catch (const std::exception&) { // gantry::Error, nlohmann's, ours above
+        throw ApiError(400, "invalid value for platform: \"" + value +
+                                "\" is neither a JSON OCI platform ({\"os\":\"linux\","
+                                "\"architecture\":\"arm64\"}) nor OS/ARCH[/VARIANT]");
+    }
+}
+
 long long query_int(const std::string& name, const std::string& value) {
     long long n = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);

@@ -4,6 +4,8 @@
 // malformed request), answered as docker's error JSON; the service keeps serving.
 #pragma once
 
+#include "oci/image.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -146,6 +148,11 @@ unsigned short query_winsize(const std::string& name, const std::string& value);
 // docker's timestamp query values (since/until of events, logs): Unix seconds with an optional
 // fraction, in nanoseconds; ApiError(400) naming NAME otherwise.
 long long query_time_nanos(const std::string& name, const std::string& value);
+
+// docker's platform query value of the image endpoints (API 1.48+: a JSON OCI platform,
+// {"os":"linux","architecture":"arm64","variant":"v8"}), or OS/ARCH[/VARIANT] as the other
+// endpoints take it; ApiError(400) naming the parameter otherwise.
+oci::Platform query_platform(const std::string& value);
 
 // docker's filters query value as its clients encode it ({"label": {"a=b": true}}, or the older
 // {"label": ["a=b"]}), as the KEY=VALUE words docker_model's filters take, keys sorted.

@@ -33,9 +33,11 @@ class Pusher {
            Progress& progress)
         : store_(store), client_(client), repo_(std::move(repo)), opt_(opt), progress_(progress) {}
 
-    // Repositories of the same registry whose images (in the store) hold each blob.
+    // Repositories of the same registry whose images (in the store) hold each blob: every
+    // platform a name holds (store/platforms.hpp), not only its default image.
     void find_mount_sources() {
-        for (auto& [name, md] : store_.refs()) {
+        auto names = store_.names();
+        for (auto& [name, md] : names.refs) {
             oci::Reference r;
             try {
                 r = oci::Reference::parse(name);
@@ -43,11 +45,20 @@ class Pusher {
                 continue;
             }
             if (r.domain != client_.domain() || r.path == repo_) continue;
+            std::vector<Digest> images{md};
             try {
-                auto m = oci::Manifest::parse(store_.read_blob(md));
-                sources_.emplace(m.config.digest, r.path);
-                for (auto& l : m.layers) sources_.emplace(l.digest, r.path);
-            } catch (const Error&) {
+                if (auto i = names.indexes.find(name); i != names.indexes.end())
+                    for (auto& d : oci::Index::parse(store_.read_blob(i->second)).manifests)
+                        if (d.digest != md) images.push_back(d.digest);
+            } catch (const Error&) { // fsck reports an index it cannot read
+            }
+            for (auto& image : images) {
+                try {
+                    auto m = oci::Manifest::parse(store_.read_blob(image));
+                    sources_.emplace(m.config.digest, r.path);
+                    for (auto& l : m.layers) sources_.emplace(l.digest, r.path);
+                } catch (const Error&) {
+                }
             }
         }
     }

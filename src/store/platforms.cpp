@@ -1,5 +1,6 @@
 #include "store/platforms.hpp"
 
+#include "store/images.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -110,6 +111,34 @@ std::optional<Digest> name_image_for(const Store& store, const std::string& name
     for (auto& p : name_images(store, name))
         if (want.accepts(p.platform)) return p.manifest;
     return std::nullopt;
+}
+
+Digest resolve_platform(const Store& store, const std::string& ref_or_id,
+                        const oci::Platform& want) {
+    std::string name;
+    try {
+        auto r = oci::Reference::parse(ref_or_id);
+        if (store.refs().count(r.str())) name = r.str();
+    } catch (const Error&) {
+    }
+    std::vector<PlatformImage> images;
+    if (!name.empty()) {
+        images = name_images(store, name);
+    } else {
+        Digest md = resolve(store, ref_or_id);
+        images.push_back({image_platform(store, md), md});
+    }
+    std::string have;
+    for (auto& p : images) {
+        if (want.accepts(p.platform)) return p.manifest;
+        have += (have.empty() ? "" : ", ") + p.platform.str();
+    }
+    throw Error(Errc::not_found,
+                "image " + ref_or_id + " holds no image for " + want.str() + " (it holds " + have +
+                    ")",
+                name.empty() ? "name one of its platforms with --platform"
+                             : "`gantry pull --platform " + want.str() + " " + ref_or_id +
+                                   "` adds it, or name one of its platforms with --platform");
 }
 
 void add_image(Store& store, const std::string& name, const Digest& manifest) {

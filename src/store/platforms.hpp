@@ -34,6 +34,13 @@ std::vector<PlatformImage> name_images(const Store& store, const std::string& na
 std::optional<Digest> name_image_for(const Store& store, const std::string& name,
                                      const oci::Platform& want);
 
+// What REF (a name or an image ID, as the user typed it) is for WANT: a name's image of that
+// platform (Platform::accepts), an ID's image when it is of that platform (`inspect --platform`,
+// `save --platform`, docker 28's). Error(not_found) naming the platforms REF holds and the pull
+// that adds WANT's; resolve()'s errors for a REF that is nothing in the store.
+Digest resolve_platform(const Store& store, const std::string& ref_or_id,
+                        const oci::Platform& want);
+
 // Adds MANIFEST (in the store with all it names) to NAME, in place of the image of its
 // platform NAME held; the name's other platforms stay.
 void add_image(Store& store, const std::string& name, const Digest& manifest);

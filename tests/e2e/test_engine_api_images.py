@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import tarfile
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -306,3 +307,46 @@ def test_docker_volume_create_inspect_rm_prune(svc):
     assert f"{v}2" not in g.run("volume", "ls", "-q").out.split()
     bad = docker(svc, "volume", "create", "--driver", "nfs", f"{v}3", check=False)
     assert bad.returncode != 0 and "local driver" in bad.stderr, bad
+
+
+def test_image_inspect_and_get_of_one_platform(svc, tmp_path):
+    """platform= on GET /images/NAME/json and /images/NAME/get (API 1.48+, docker 28's
+    --platform): that platform's image of a name holding two, a 404 naming what the name holds,
+    a 400 for a value that is no platform."""
+    g = svc[0]
+    path = tmp_path / "multi.tar"
+    mkimage.write_oci_archive(path, (mkimage.multiarch_index(), "v1"))
+    g.run("load", path, "--name", f"{TOKEN}/multi")
+    name = f"{TOKEN}/multi:v1"
+    arm = urllib.parse.quote(json.dumps({"os": "linux", "architecture": "arm64"}))
+    status, _, body = http(svc, "GET", f"/images/{name}/json?platform={arm}")
+    assert status == 200, body
+    assert (json.loads(body)["Architecture"], json.loads(body)["Variant"]) == ("arm64", "v8")
+    status, _, body = http(svc, "GET", f"/images/{name}/json")
+    assert status == 200 and json.loads(body)["Architecture"] == "amd64", body
+    status, _, body = http(svc, "GET", f"/images/{name}/json?platform=linux/s390x")
+    assert status == 404, body
+    assert "holds no image for linux/s390x (it holds linux/amd64, linux/arm64/v8)" in \
+        json.loads(body)["message"], body
+    status, _, body = http(svc, "GET", f"/images/{name}/json?platform=%7Bnope")
+    assert status == 400 and "invalid value for platform" in json.loads(body)["message"], body
+    status, _, body = http(svc, "GET", f"/images/{name}/get?platform={arm}")
+    assert status == 200, body
+    with tarfile.open(fileobj=io.BytesIO(body)) as t:
+        [entry] = json.load(t.extractfile("manifest.json"))
+        config = json.load(t.extractfile(entry["Config"]))
+    assert config["architecture"] == "arm64", config
+    # POST /images/NAME/push?platform= (API 1.46+): that platform's image alone under the tag
+    reg = svc[3]
+    dest = f"{reg.addr}/{TOKEN}/multi"
+    g.run("tag", name, f"{dest}:v1")
+    status, _, body = http(svc, "POST", f"/images/{dest}/push?tag=v1&platform=linux/s390x",
+                           headers={"X-Registry-Auth": AUTH})
+    assert status == 404 and "holds no image for linux/s390x" in body.decode(), body
+    status, _, body = http(svc, "POST", f"/images/{dest}/push?tag=v1&platform={arm}",
+                           headers={"X-Registry-Auth": AUTH})
+    assert status == 200, body
+    [aux] = [x["aux"] for x in lines(body) if "aux" in x]
+    [pushed] = g.run("inspect", "--json", "--platform", "linux/arm64", name).json()
+    assert aux["Digest"] == pushed["digest"], (aux, body)
+    g.run("rmi", name, f"{dest}:v1")

@@ -140,6 +140,31 @@ def test_no_handler_is_refused_with_the_remedy(g, mk, tmp_path, hello, case):
         found["PLATFORM-EMULATION"]["message"], found
 
 
+def test_handler_without_f_runs_the_images_own_emulator(g, mk, tmp_path, hello, handler):
+    """A handler without F makes the kernel look its interpreter up in the container at each
+    exec: an image that ships the emulator at that path (the way images were made before F)
+    runs, named as the image's own; the same image without it is refused (the case above).
+    The simulated host's handler names /usr/bin/qemu-aarch64-static; the kernel's own (with F)
+    runs the program either way, so what is checked is gantry's decision."""
+    emulator = Path("/usr/bin/qemu-aarch64-static").read_bytes()
+    image = mk.Image([mk.Layer([mk.Entry.file("hello", hello, 0o755),
+                                mk.Entry.dir("usr"), mk.Entry.dir("usr/bin"),
+                                mk.Entry.file("usr/bin/qemu-aarch64-static", emulator, 0o755)])],
+                     architecture="arm64", entrypoint=["/hello"])
+    load(g, mk, tmp_path, image, "own:1")
+    qemu = ("enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: \n"
+            "offset 0\nmagic 7f454c460201010000000000000000000200b700\n"
+            "mask ffffffffffffff00fffffffffffffffffeffffff\n")
+    g.env["GANTRY_PROC_ROOT"] = str(simulated_proc(tmp_path, {"qemu-aarch64": qemu}))
+    r = g.run("run", "--rm", "own:1")
+    assert r.out == "aarch64\n", r
+    assert "run under /usr/bin/qemu-aarch64-static (the image's own; binfmt_misc handler " \
+           "qemu-aarch64)" in r.err, r
+    found = findings_of(g, tmp_path, "own:1")
+    assert found["PLATFORM-EMULATION"]["severity"] == "warn", found
+    assert "(the image's own;" in found["PLATFORM-EMULATION"]["message"], found
+
+
 def findings_of(g, tmp_path, ref):
     res = g.run("doctor", "--json", ref, "--driver-root", tmp_path / "none", check=False)
     return {f["id"]: f for f in res.json()["findings"]}

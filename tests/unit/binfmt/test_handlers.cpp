@@ -129,11 +129,25 @@ TEST_F(BinfmtRegistry, EachReasonNamesItsFix) {
     put("qemu-aarch64", unfixed);
     v = verdict();
     EXPECT_NE(v.why.find("no F flag"), std::string::npos) << v.why;
+    EXPECT_NE(v.fix.find("qemu-user-static package"), std::string::npos) << v.fix;
+    // without F, the container's own file at the interpreter's path serves (and only that one)
+    std::vector<std::string> asked;
+    v = binfmt::emulation_for(binfmt::read(dir), arm64(), [&](const std::string& path) {
+        asked.push_back(path);
+        return path == "/usr/libexec/qemu-binfmt/aarch64-binfmt-P";
+    });
+    ASSERT_TRUE(v.handler) << v.why;
+    EXPECT_TRUE(v.by_path);
+    EXPECT_EQ(asked, std::vector<std::string>{"/usr/libexec/qemu-binfmt/aarch64-binfmt-P"});
+    v = binfmt::emulation_for(binfmt::read(dir), arm64(), [](const std::string&) { return false; });
+    EXPECT_FALSE(v.handler);
+    EXPECT_NE(v.why.find("no F flag"), std::string::npos) << v.why;
 
     put("qemu-aarch64", kQemuAarch64);
     v = verdict();
     ASSERT_TRUE(v.handler) << v.why;
     EXPECT_EQ(v.handler->name, "qemu-aarch64");
+    EXPECT_FALSE(v.by_path);
     EXPECT_TRUE(v.why.empty());
 }
 
