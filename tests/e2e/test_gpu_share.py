@@ -160,3 +160,61 @@ def test_mps_client(host):
     # a limit without GPUs
     r = run(host, "--gpu-memory", "1g", "sample:latest", "true", check=False)
     assert r.code == 2 and "gets none" in r.err, r
+
+
+def test_a_created_container_starts_with_the_placement_create_chose(host):
+    name = "gpushare-created"
+    host.g.run("create", "--name", name, *host.roots, "--gpus", "device=0", "--gpu-numa", "auto",
+               "sample:latest", "sh", "-c", STATUS)
+    try:
+        r = host.g.run("start", "-a", name)
+        assert allowed(r.out) == {"Cpus_allowed_list": "0", "Mems_allowed_list": "0"}, r
+    finally:
+        host.g.run("rm", "-f", name)
+
+
+def simulated(vendor, out):
+    """An AMD (rx7900, amdgpu) or Intel (Arc on xe) host: its --*-root flags and GPU 0's
+    dmem region as its driver names it."""
+    if vendor == "intel":
+        sys.path.insert(0, str(REPO / "tests" / "fixtures" / "intelhost"))
+        import intelhost as ih
+        bdf = ih.build(out, "arc-xe", devices="nodes")["gpus"][0]["bdf"]
+        region = f"drm/{bdf}/vram0"
+    else:
+        sys.path.insert(0, str(REPO / "tests" / "fixtures" / "amdhost"))
+        import amdhost as ah
+        ah.build(out, "rx7900", devices="nodes")
+        gpu0 = min(ah.bdf(g["bus"]) for g in ah.shape_desc("rx7900")["gpus"])  # PCI order
+        region = f"drm/{gpu0}/vram"
+    return ["--sys-root", out / "sys", "--dev-root", out / "dev", "--driver-root", out / "none",
+            "--gpu-vendor", vendor, "--gpus", "device=0"], region
+
+
+@pytest.mark.parametrize("vendor", ["amd", "intel"])
+def test_gpu_memory_through_the_drm_drivers_dmem_and_no_compute_share(host, tmp_path, vendor):
+    roots, region = simulated(vendor, tmp_path / vendor)
+    cg = tmp_path / "cgroup"
+    cg.mkdir()
+    for f, text in (("cgroup.controllers", "cpu memory pids dmem\n"),
+                    ("cgroup.subtree_control", ""), ("cgroup.procs", ""),
+                    ("dmem.capacity", f"{region} 8573157376\n")):
+        (cg / f).write_text(text)
+    g = Gantry(host.g.root, env={"GANTRY_CGROUP_ROOT": str(cg)})
+    name = "gpushare-" + vendor
+    g.run("run", "-d", "--name", name, *roots, "--gpu-memory", "4g", "sample:latest",
+          "sleep", "300")
+    try:
+        dirs = [d for d in cg.iterdir() if d.is_dir() and d.name.startswith("gantry-")]
+        assert len(dirs) == 1 and (dirs[0] / "dmem.max").read_text() == \
+            f"{region} 4294967296\n", list(cg.iterdir())
+    finally:
+        g.run("rm", "-f", name)
+    # a compute share: neither has a sharing daemon (AMD's CU masks are advisory)
+    r = g.run("run", "--rm", *roots, "--gpu-compute", "50", "sample:latest", "true", check=False)
+    assert r.code == 125 and f"{vendor}'s GPUs have no sharing daemon" in r.err, r
+    # no dmem region: refused, naming both ways
+    (cg / "dmem.capacity").write_text("")
+    r = g.run("run", "--rm", *roots, "--gpu-memory", "4g", "sample:latest", "true", check=False)
+    assert r.code == 125 and "lists no device memory region" in r.err, r
+    assert "no sharing daemon" in r.err, r
