@@ -71,6 +71,32 @@ std::string dmem_missing(const std::string& top, const std::vector<gpu_limits::D
     return top + "/dmem.capacity lists no region of GPU " + text::join_english(without);
 }
 
+// --cpuset-cpus given with GPUs: a warning when none of its CPUs is local to any of them (their
+// local_cpulist), the placement --gpu-numa auto would fix. Silent where sysfs does not say.
+void warn_when_far(const Prepared& p, const gpu_vendors::AddedGpus& added) {
+    const auto& r = p.request;
+    if (r.cpuset_cpus.empty() || added.pci_functions.empty()) return;
+    std::vector<unsigned> local;
+    try {
+        for (const auto& f : added.pci_functions) {
+            auto g = gpu_limits::read_locality(r.gpu_roots.sys_root, f);
+            auto cpus = runtime::cpuset_numbers(g.local_cpus, f);
+            local.insert(local.end(), cpus.begin(), cpus.end());
+        }
+    } catch (const Error& e) {
+        log::debug("the GPUs' local CPUs are not known: " + e.message());
+        return;
+    }
+    for (unsigned c : runtime::cpuset_numbers(r.cpuset_cpus, "--cpuset-cpus"))
+        if (std::find(local.begin(), local.end(), c) != local.end()) return;
+    std::ranges::sort(local);
+    local.erase(std::unique(local.begin(), local.end()), local.end());
+    log::warn("--cpuset-cpus " + r.cpuset_cpus + " holds none of the CPUs local to the GPUs (" +
+              runtime::cpuset_list(local) +
+              "): their memory copies cross NUMA nodes; --gpu-numa auto pins the container next "
+              "to them");
+}
+
 } // namespace
 
 bool asks_for_gpu_share(const RunRequest& r) {
@@ -94,6 +120,7 @@ void check_gpu_share_flags(const RunRequest& r) {
 
 void apply_gpu_share(Prepared& p, const gpu_vendors::AddedGpus& added) {
     const auto& r = p.request;
+    warn_when_far(p, added);
     const auto given = flags_given(r);
     if (given.empty()) return;
     check_gpu_share_flags(r);

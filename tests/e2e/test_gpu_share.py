@@ -96,6 +96,10 @@ def test_gpu_numa_pins_cpus_and_memory_to_the_gpus_nodes(host):
     r = run(host, "--gpus", "device=0", "--gpu-numa", "auto", "--cpuset-cpus", "0", "sample:latest",
             "true", check=False)
     assert r.code == 2 and "give one of them" in r.err, r
+    # CPUs pinned by hand far from the GPU: said, with the way to fix it
+    r = run(host, "--gpus", "device=0", "--cpuset-cpus", "1", "sample:latest", "sh", "-c", STATUS)
+    assert allowed(r.out)["Cpus_allowed_list"] == "1", r
+    assert "holds none of the CPUs local to the GPUs (0)" in r.err, r
     # and without a GPU there is nothing to be near
     r = run(host, "--gpu-numa", "auto", "sample:latest", "true", check=False)
     assert r.code == 2 and "--gpus" in r.err, r
