@@ -6,6 +6,7 @@ override the cgroup code writes like a real tree), and a fake MPS control daemon
 bound at PIPE_DIR/control). What is checked is what the container sees (its
 /proc/self/status, environment, mounts and /dev/shm) or what gantry wrote to the container's
 cgroup, and the refusals' words. As root: the simulated host's device nodes need root."""
+import json
 import os
 import socket
 import subprocess
@@ -117,6 +118,11 @@ def test_gpu_memory_through_dmem(host):
         assert (dirs[0] / "dmem.max").read_text() == f"nvidia/{GPU0}/vidmem 8589934592\n"
         assert (dirs[0] / "dmem.min").read_text() == f"nvidia/{GPU0}/vidmem 2147483648\n"
         assert "dmem" in (host.cg / "cgroup.subtree_control").read_text().split()
+        # inspect: each region's limit, reservation and usage (the kernel's dmem.current)
+        (dirs[0] / "dmem.current").write_text(f"nvidia/{GPU0}/vidmem 1048576\n")
+        shown = g.run("inspect", "--format", "{{json .GantryGpuMemory}}", name).out
+        assert json.loads(shown) == [{"Region": f"nvidia/{GPU0}/vidmem", "Limit": 8589934592,
+                                      "Reservation": 2147483648, "Usage": 1048576}], shown
     finally:
         g.run("rm", "-f", name)
     # GPU 1 has no region, and no MPS daemon is at the default place: refused, naming both
