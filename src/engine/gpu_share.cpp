@@ -99,10 +99,6 @@ void warn_when_far(const Prepared& p, const gpu_vendors::AddedGpus& added) {
 
 } // namespace
 
-bool asks_for_gpu_share(const RunRequest& r) {
-    return !flags_given(r).empty();
-}
-
 void check_gpu_share_flags(const RunRequest& r) {
     if (!r.gpu_numa.empty() && r.gpu_numa != "auto" && r.gpu_numa != "off")
         throw Error(Errc::usage, "unknown --gpu-numa \"" + r.gpu_numa + "\"",

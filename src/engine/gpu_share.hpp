@@ -13,8 +13,6 @@
 
 namespace gantry::engine {
 
-// Whether REQUEST names any of the flags above.
-bool asks_for_gpu_share(const RunRequest& request);
 // Their values and conflicts (--gpu-numa auto with --cpuset-*), before anything is read:
 // Error(usage) naming the flag.
 void check_gpu_share_flags(const RunRequest& request);
