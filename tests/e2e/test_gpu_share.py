@@ -228,3 +228,43 @@ def test_gpu_memory_through_the_drm_drivers_dmem_and_no_compute_share(host, tmp_
     r = g.run("run", "--rm", *roots, "--gpu-memory", "4g", "sample:latest", "true", check=False)
     assert r.code == 125 and "lists no device memory region" in r.err, r
     assert "no sharing daemon" in r.err, r
+
+
+def test_rootless_gpu_memory_through_a_delegated_dmem_tree(rootless):
+    """As nobody: the Intel host's nodes opened to everyone, and a cgroup tree it owns (a
+    delegated one) whose dmem.capacity lists the GPU's region."""
+    if rootless.user is None:
+        pytest.skip("needs root to act as nobody")
+    sys.path.insert(0, str(REPO / "tests" / "fixtures" / "intelhost"))
+    import intelhost as ih
+    base = rootless.base
+    out = base / "arc"
+    bdf = ih.build(out, "arc-xe", devices="nodes")["gpus"][0]["bdf"]
+    for node in (out / "dev" / "dev" / "dri").iterdir():
+        if node.is_char_device():
+            node.chmod(0o666)
+    cg = base / "cgroup"
+    cg.mkdir()
+    for f, text in (("cgroup.controllers", "cpu memory pids dmem\n"),
+                    ("cgroup.subtree_control", ""), ("cgroup.procs", ""),
+                    ("dmem.capacity", f"drm/{bdf}/vram0 8573157376\n")):
+        (cg / f).write_text(text)
+    subprocess.run(["chown", "-R", f"{rootless.user.pw_uid}:{rootless.user.pw_gid}", str(cg)],
+                   check=True)
+    archive = base / "bb.tar"
+    mkimage.write_docker_archive(archive, [(mkimage.busybox_image(), ["sample:latest"])])
+    os.chmod(archive, 0o644)
+    rootless.run("load", archive)
+    g = Gantry(rootless.root, user=rootless.user, binary=rootless.bin,
+               env={"GANTRY_CGROUP_ROOT": str(cg)})
+    roots = ["--sys-root", out / "sys", "--dev-root", out / "dev", "--driver-root", out / "none",
+             "--gpu-vendor", "intel", "--gpus", "device=0"]
+    g.run("run", "-d", "--name", "gpushare-rootless", *roots, "--gpu-memory", "2g",
+          "sample:latest", "sleep", "300")
+    try:
+        dirs = [d for d in cg.iterdir() if d.is_dir() and d.name.startswith("gantry-")]
+        assert len(dirs) == 1 and (dirs[0] / "dmem.max").read_text() == \
+            f"drm/{bdf}/vram0 2147483648\n", list(cg.iterdir())
+        assert dirs[0].stat().st_uid == rootless.user.pw_uid
+    finally:
+        g.run("rm", "-f", "gpushare-rootless")
