@@ -158,6 +158,23 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
            "such as /dev/infiniband gives all its devices)");
     o.list(gpu, "--cdi-spec-dir", f->cdi_dirs,
            "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)");
+    o.option(gpu, engine::flags::kGpuNuma, f->gpu_numa,
+             "auto: pin the container's CPUs and memory to its GPUs' NUMA nodes (their "
+             "local_cpulist and numa_node, within the CPUs you may use); off (the default)");
+    o.option(gpu, engine::flags::kGpuMemory, f->gpu_memory,
+             "GPU memory limit for each GPU (8g) or per GPU (0=8g,1=4g, the container's "
+             "numbering): the cgroup dmem controller, else an MPS client's limit, else refused");
+    o.option(gpu, engine::flags::kGpuMemoryReservation, f->gpu_memory_reservation,
+             "GPU memory protected for the container (dmem.min; SIZE or 0=SIZE,...): dmem only");
+    o.option(gpu, "--gpu-compute", f->gpu_compute,
+             "Percentage of each GPU's compute (1-100) through the host's MPS control daemon "
+             "(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE)");
+    if (o.may_name("--mps"))
+        cmd->add_flag("--mps", f->mps, // CLI11: "true" without =DIR
+                      "Be a client of the host's MPS control daemon: --mps=PIPE_DIR, else "
+                      "CUDA_MPS_PIPE_DIRECTORY, else /tmp/nvidia-mps (its pipe and log "
+                      "directories and /dev/shm shared)")
+            ->group(gpu);
     o.flag(gpu, "--no-require", f->no_require,
            "Run even when the doctor's checks before launch fail (the image's driver "
            "requirements, device code for other GPUs, CPU features): warn instead");

@@ -4,10 +4,13 @@
 #include "network/ports.hpp"
 #include "records/health.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/printable.hpp"
+#include "util/text.hpp"
 #include "util/units.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -168,6 +171,55 @@ json inspect_mounts(const records::ContainerState& s) {
     return mounts;
 }
 
+namespace {
+
+// "REGION BYTES" lines (dmem.max, dmem.min, dmem.current) as REGION -> BYTES ("max": none).
+std::map<std::string, json> dmem_lines(const std::string& text) {
+    std::map<std::string, json> out;
+    for (std::string_view line : text::lines(text)) {
+        auto w = text::words(line);
+        if (w.size() != 2) continue;
+        std::uint64_t v = 0;
+        auto [end, ec] = std::from_chars(w[1].data(), w[1].data() + w[1].size(), v);
+        out[std::string(w[0])] = ec == std::errc{} && end == w[1].data() + w[1].size()
+                                     ? json(v)
+                                     : json(std::string(w[1]));
+    }
+    return out;
+}
+
+// --gpu-memory through dmem (engine/gpu_share.hpp): each region's Limit and Reservation, and
+// while the container runs its Usage (dmem.current in its own cgroup); empty without dmem.
+json gpu_memory(const records::ContainerState& s, const oci::LinuxResources& res, bool running) {
+    auto field = [&](const char* file) {
+        auto it = res.unified.find(file);
+        return it == res.unified.end() ? std::map<std::string, json>() : dmem_lines(it->second);
+    };
+    const auto max = field("dmem.max"), min = field("dmem.min");
+    if (max.empty() && min.empty()) return json::array();
+    std::map<std::string, json> current;
+    if (running && s.cgroup.is_object() && s.cgroup.contains("dirs") &&
+        s.cgroup["dirs"].contains("") && s.cgroup["dirs"][""].is_string()) {
+        try {
+            current = dmem_lines(
+                fs::read_file(s.cgroup["dirs"][""].get<std::string>() + "/dmem.current"));
+        } catch (const Error&) {
+        }
+    }
+    std::map<std::string, json> regions;
+    for (auto& [r, v] : max) regions[r]["Limit"] = v;
+    for (auto& [r, v] : min) regions[r]["Reservation"] = v;
+    json out = json::array();
+    for (auto& [r, fields] : regions) {
+        fields["Region"] = r;
+        if (auto it = current.find(r); it != current.end()) fields["Usage"] = it->second;
+        out.push_back(fields);
+    }
+    return out;
+}
+
+} // namespace
+
 json inspect_container(const records::ContainerState& s, bool running) {
     const auto& spec = s.spec;
     json args = json::array();
@@ -274,6 +326,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
                                     {"Role", field("io.gantry.kernel-cache.role")},
                                     {"MountPath", "/var/cache/gantry/kernels"}};
     }
+    if (auto g = gpu_memory(s, res, running); !g.empty()) out["GantryGpuMemory"] = g;
     // a detached container's output is kept in one file (`logs` reads it, as docker's
     // json-file; docker-py reads a container's output only with json-file or journald); a
     // foreground one's is not kept (docker's none)

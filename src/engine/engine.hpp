@@ -84,16 +84,32 @@ inline constexpr const char* kCpusetMems = "--cpuset-mems";
 inline constexpr const char* kIpc = "--ipc";
 inline constexpr const char* kPid = "--pid";
 inline constexpr const char* kUts = "--uts";
+inline constexpr const char* kGpuNuma = "--gpu-numa";
+inline constexpr const char* kGpuMemory = "--gpu-memory";
+inline constexpr const char* kGpuMemoryReservation = "--gpu-memory-reservation";
 // -a leaves streams out: the container must start after they were pointed at /dev/null
 inline constexpr const char* kAttach = "-a,--attach";
 } // namespace flags
-inline constexpr std::array<std::string_view, 17> kStartPathFlags = {
-    flags::kDetach,           flags::kInit,       flags::kNetwork,
-    flags::kUserns,           flags::kMemory,     flags::kCpus,
-    flags::kPidsLimit,        flags::kIpc,        flags::kPid,
-    flags::kAttach,           flags::kMemorySwap, flags::kMemoryReservation,
-    flags::kMemorySwappiness, flags::kCpuShares,  flags::kCpusetCpus,
-    flags::kCpusetMems,       flags::kUts};
+inline constexpr std::array<std::string_view, 20> kStartPathFlags = {flags::kDetach,
+                                                                     flags::kInit,
+                                                                     flags::kNetwork,
+                                                                     flags::kUserns,
+                                                                     flags::kMemory,
+                                                                     flags::kCpus,
+                                                                     flags::kPidsLimit,
+                                                                     flags::kIpc,
+                                                                     flags::kPid,
+                                                                     flags::kAttach,
+                                                                     flags::kMemorySwap,
+                                                                     flags::kMemoryReservation,
+                                                                     flags::kMemorySwappiness,
+                                                                     flags::kCpuShares,
+                                                                     flags::kCpusetCpus,
+                                                                     flags::kCpusetMems,
+                                                                     flags::kUts,
+                                                                     flags::kGpuNuma,
+                                                                     flags::kGpuMemory,
+                                                                     flags::kGpuMemoryReservation};
 // Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
 // not or cannot start early).
 std::unique_ptr<runtime::EarlyStart>

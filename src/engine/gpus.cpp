@@ -1,5 +1,6 @@
 #include "engine/gpus.hpp"
 
+#include "engine/gpu_share.hpp"
 #include "engine/squashfs.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "lazy/tree_files.hpp"
@@ -18,7 +19,10 @@ void add_gpus(Prepared& p) {
     const auto& r = p.request;
     const auto& env = *p.options.environment;
     const gpu_vendors::Roots& roots = r.gpu_roots;
-    if (!gpu_vendors::for_run(roots, r.gpu_vendor, env, r.gpus)) return; // reads nothing
+    if (!gpu_vendors::for_run(roots, r.gpu_vendor, env, r.gpus)) { // reads nothing
+        apply_gpu_share(p, {}); // a GPU limit without GPUs is refused
+        return;
+    }
     gpu_vendors::CallerIds caller{p.caller.real_root, p.caller.uid, p.caller.gid, false};
     for (auto& m : p.spec.gid_mappings)
         if (!caller.real_root && m.size > 1) caller.subid_maps = true;
@@ -40,8 +44,10 @@ void add_gpus(Prepared& p) {
         gpu_vendors::Door::run,          env,           r.gpus, roots, &image, caller, r.no_require,
         records::runtime_dir().string(), fs::self_exe()};
     std::vector<std::string> warnings;
-    gpu_vendors::add_gpus(p.spec, ctx, r.gpu_vendor, p.scratch->dir().string(), &warnings);
+    gpu_vendors::AddedGpus added;
+    gpu_vendors::add_gpus(p.spec, ctx, r.gpu_vendor, p.scratch->dir().string(), &warnings, &added);
     for (auto& w : warnings) log::debug("GPU description: " + w);
+    apply_gpu_share(p, added);
 }
 
 } // namespace gantry::engine

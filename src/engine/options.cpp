@@ -1,6 +1,7 @@
 #include "engine/options.hpp"
 
 #include "engine/docker_flags.hpp"
+#include "engine/gpu_share.hpp"
 #include "engine/restart_policy.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "network/mode.hpp"
@@ -48,6 +49,7 @@ void fold_apptainer_gpu_flags(RunRequest& r) {
 
 void check_flags(const RunRequest& r, runspec::RunOptions& o) {
     check_docker_flags(r);
+    check_gpu_share_flags(r);
     if (!r.log_driver.empty() && r.log_driver != "json-file" && r.log_driver != "local" &&
         r.log_driver != "none")
         throw Error(Errc::usage,

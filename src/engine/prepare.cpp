@@ -6,6 +6,7 @@
 #include "engine/apptainer_run.hpp"
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
+#include "engine/gpu_share.hpp"
 #include "engine/gpus.hpp"
 #include "engine/health.hpp"
 #include "engine/kept_preparation.hpp"
@@ -440,6 +441,7 @@ Prepared prepare_again(store::Store& store, RunRequest request, Caller caller,
     p.resources = resources(p.request);
     p.options.privileged_user = p.caller.real_root;
     p.spec = std::move(kept.spec);
+    restore_gpu_share(p); // what create's GPU step decided
     p.labels = std::move(kept.labels);
     if (p.request.network.empty()) p.request.network = configured_network(); // as prepare
     p.network = plan_network(p.request);

@@ -84,6 +84,11 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("devices", r.devices);
     v("cdi_dirs", r.cdi_dirs);
     v("no_require", r.no_require);
+    v("gpu_numa", r.gpu_numa);
+    v("gpu_memory", r.gpu_memory);
+    v("gpu_memory_reservation", r.gpu_memory_reservation);
+    v("gpu_compute", r.gpu_compute);
+    v("mps", r.mps);
     v("name", r.name);
     v("labels", r.labels);
     v("label_files", r.label_files);

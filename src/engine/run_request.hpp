@@ -133,6 +133,10 @@ struct RunRequest {
     std::vector<std::string> devices;
     std::vector<std::string> cdi_dirs; // --cdi-spec-dir, after /etc/cdi and /var/run/cdi
     bool no_require = false;           // --no-require: the doctor's failures only warn
+    // GPU limits and placement (engine/gpu_share.hpp), as given ("": not given): --gpu-numa
+    // auto|off, --gpu-memory SIZE or GPU=SIZE,..., --gpu-memory-reservation, --gpu-compute
+    // PERCENT, --mps[=PIPE_DIR] ("true" without a directory: CLI11's flag value)
+    std::string gpu_numa, gpu_memory, gpu_memory_reservation, gpu_compute, mps;
 
     // The container's life
     std::string name; // --name: recorded so exec, ps, stop and rm find it

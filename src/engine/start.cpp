@@ -40,7 +40,9 @@ bool asks_for_limits(const RunRequest& r) {
          {&r.memory, &r.cpus, &r.pids_limit, &r.memory_swap, &r.memory_reservation,
           &r.memory_swappiness, &r.cpu_shares, &r.cpuset_cpus, &r.cpuset_mems})
         if (!v->empty()) return true;
-    return false;
+    // the cpuset and dmem limits the GPU step may set (engine/gpu_share.hpp)
+    return (!r.gpu_numa.empty() && r.gpu_numa != "off") || !r.gpu_memory.empty() ||
+           !r.gpu_memory_reservation.empty();
 }
 
 bool may_start_early(const RunRequest& r, Caller& c) {

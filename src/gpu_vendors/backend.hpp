@@ -23,6 +23,7 @@
 #include "rootfs/image_files.hpp"
 #include "store/images.hpp"
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -94,6 +95,37 @@ struct GpuPlan {
     cdi::Spec spec;
     std::vector<std::string> devices;
     std::vector<std::string> warnings; // what the description left out, and why
+    // The PCI functions of the selected GPUs ("0000:3b:00.0", sysfs' form: pci_function_name),
+    // each once, in PCI address order: how the container numbers its GPUs (0, 1, ...) for
+    // --gpu-memory's per-GPU values, and where their NUMA node, local CPUs and dmem regions are
+    // read (gpu_limits/). A partition's (MIG, an AMD partition) is its GPU's. Empty when the
+    // vendor cannot say (WSL2).
+    std::vector<std::string> pci_functions;
+};
+
+// A PCI address as sysfs names the function ("0000:3b:00.0": 4-digit domain, lower-case hex)
+// from any of the vendors' forms (NVML's "00000000:3B:00.0"); "" when ID is not one.
+std::string pci_function_name(std::string_view id);
+// Sets PLAN's pci_functions from IDS (any form pci_function_name reads; malformed ones left
+// out): sorted, each once.
+void set_pci_functions(GpuPlan& plan, const std::vector<std::string>& ids);
+
+// What a container asks of the host's GPU-sharing daemon (Backend::sharing_client).
+struct SharingRequest {
+    std::string place;                   // --mps=DIR ("": the vendor's variable or default)
+    const std::vector<std::string>& env; // the container's environment
+    std::vector<std::string> caller_env; // gantry's own
+    std::vector<std::optional<std::uint64_t>> memory; // bytes per container GPU; nullopt: none
+    unsigned compute = 0;                             // percent of each GPU's compute; 0: not asked
+    uid_t client_uid = 0;                             // the container's processes' uid on the host
+};
+// How the container becomes the daemon's client: host directories bound at the same paths, the
+// host's /dev/shm shared (the dev root's), environment entries, warnings to print.
+struct SharingClient {
+    std::vector<std::string> directories;
+    bool shares_dev_shm = false;
+    std::vector<std::string> env;
+    std::vector<std::string> warnings;
 };
 
 // What `gantry doctor` gives a backend. Without an image only the host rules run.
@@ -177,6 +209,15 @@ class Backend {
     // doctor's KERNEL-CACHE-DISABLED). None by default.
     virtual std::vector<kernel_cache::Variable> kernel_cache_variables() const { return {}; }
     virtual std::vector<kernel_cache::Disabler> kernel_cache_disablers() const { return {}; }
+    // The GPU-sharing daemon on the host this vendor's runtime can be a client of, taking
+    // per-client memory and compute limits ("an MPS control daemon"; NVIDIA's MPS), in words for
+    // messages: how --mps, --gpu-compute, and --gpu-memory without dmem are applied. "" (the
+    // default): none, and those flags are refused for the vendor, naming it.
+    virtual std::string_view sharing_daemon() const { return {}; }
+    // The container as a client of that daemon (engine/gpu_share.hpp). Error(run_failed) naming
+    // where it looked and how to start one when none is there; Error(usage) for a malformed
+    // place. Never called when sharing_daemon() is "".
+    virtual SharingClient sharing_client(const SharingRequest& request) const;
     // The host-root flags this vendor reads (--driver-root, --dev-root, ...), declared once for
     // every command by the CLI from all vendors' lists (host_root_flags()).
     virtual std::vector<RootFlag> root_flags() const = 0;

@@ -34,6 +34,8 @@ CgroupRequest::CgroupRequest(const Resources& r) {
     need(!r.cpuset_cpus.empty(), "cpuset", "--cpuset-cpus");
     need(!r.cpuset_mems.empty(), "cpuset", "--cpuset-mems");
     need(r.pids.has_value(), "pids", "--pids-limit");
+    need(!r.dmem_max.empty(), "dmem", "--gpu-memory");
+    need(!r.dmem_min.empty(), "dmem", "--gpu-memory-reservation");
     subject =
         needed.empty() ? "cannot create a cgroup" : "cannot apply " + text::join_english(r.flags());
 }
@@ -332,6 +334,14 @@ std::string writable_cgroup_parent(const CgroupRequest& request, const CgroupPro
 }
 
 } // namespace detail
+
+std::string cgroup2_top(const CgroupProbe& probe) {
+    if (!probe.root.empty()) return probe.root;
+    std::string top;
+    for (const auto& m : detail::cgroup_mounts(probe.mountinfo))
+        if (m.fstype == "cgroup2" && m.root == "/") top = m.mountpoint;
+    return top;
+}
 
 CgroupProbe CgroupProbe::system() {
     CgroupProbe p;

@@ -26,6 +26,11 @@ struct CgroupProbe {
     static CgroupProbe system();
 };
 
+// The top of the cgroup v2 tree PROBE describes: its root ($GANTRY_CGROUP_ROOT: a fake tree's
+// top) when set, else the mount point of the last cgroup2 mount of the hierarchy's root ("" when
+// there is none): where the root's own files are (dmem.capacity).
+std::string cgroup2_top(const CgroupProbe& probe);
+
 namespace detail {
 
 // What ContainerCgroup::for_run is asked for, and the subject of its messages: "cannot apply

@@ -211,13 +211,15 @@ ContainerCgroup ContainerCgroup::for_run(const std::string& name, const Resource
     try { // from here on, a failure removes the directory
         if (simulated) write_interface(dir + "/cgroup.procs", "", true);
         // the limits as linux.resources, written as gantry oci writes them (cgroup_writes.hpp)
+        std::string previous; // a file written again (dmem's regions) keeps the earlier lines
         for (const CgroupWrite& w : cgroup_writes(to_linux_resources(r), CgroupVersion::v2)) {
             if (w.file == "memory.swap.max" && !simulated && !path_exists(dir + "/" + w.file)) {
                 log::warn("the kernel has no swap accounting (no memory.swap.max): --memory "
                           "limits memory but not swap");
                 continue;
             }
-            int err = write_interface(dir + "/" + w.file, w.value, simulated);
+            int err = write_interface(dir + "/" + w.file, w.value, simulated, w.file == previous);
+            previous = w.file;
             if (err != 0)
                 request.fail_errno(err, "writing \"" + w.value + "\" to " + dir + "/" + w.file);
         }

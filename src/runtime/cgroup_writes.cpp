@@ -1,6 +1,7 @@
 #include "runtime/cgroup_writes.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <string_view>
@@ -236,8 +237,15 @@ std::vector<CgroupWrite> cgroup_writes(const oci::LinuxResources& r, CgroupVersi
             refuse_on(v, "unified",
                       "it names cgroup v2 files, and this host's controllers are on "
                       "cgroup v1 (runc refuses it there too)");
-        for (const auto& [file, value] : r.unified)
+        for (const auto& [file, value] : r.unified) {
+            // dmem's limits: one region a write (a kernel may take no more: dri-devel 2026)
+            if (file.starts_with("dmem.") && value.find('\n') != std::string::npos) {
+                for (std::string_view line : text::split(value, '\n'))
+                    if (!line.empty()) w.add("dmem", file, std::string(line), "unified." + file);
+                continue;
+            }
             w.add(file.substr(0, file.find('.')), file, value, "unified." + file);
+        }
     }
     return w.out;
 }

@@ -54,6 +54,8 @@ oci::LinuxResources to_linux_resources(const Resources& r) {
         out.cpu.period = kPeriod;
     }
     if (r.pids) out.pids_limit = *r.pids > 0 ? *r.pids : -1;
+    if (!r.dmem_max.empty()) out.unified["dmem.max"] = r.dmem_max;
+    if (!r.dmem_min.empty()) out.unified["dmem.min"] = r.dmem_min;
     return out;
 }
 
@@ -71,6 +73,8 @@ std::vector<std::string> Resources::flags() const {
     add(!cpuset_cpus.empty(), "--cpuset-cpus");
     add(!cpuset_mems.empty(), "--cpuset-mems");
     add(pids.has_value(), "--pids-limit");
+    add(!dmem_max.empty(), "--gpu-memory");
+    add(!dmem_min.empty(), "--gpu-memory-reservation");
     return out;
 }
 
@@ -158,6 +162,17 @@ std::string list_of(const std::vector<unsigned>& numbers) {
 }
 
 } // namespace
+
+std::vector<unsigned> cpuset_numbers(const std::string& list, const std::string& what) {
+    auto out = listed_numbers(list, what);
+    std::ranges::sort(out);
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::string cpuset_list(const std::vector<unsigned>& numbers) {
+    return list_of(numbers);
+}
 
 std::optional<std::uint64_t> parse_memory_swappiness(const std::string& value) {
     auto v =

@@ -1,5 +1,6 @@
 // Resource limits a run asks for (--memory, --memory-swap, --memory-reservation,
-// --memory-swappiness, --cpus, --cpu-shares, --cpuset-cpus, --cpuset-mems, --pids-limit;
+// --memory-swappiness, --cpus, --cpu-shares, --cpuset-cpus, --cpuset-mems, --pids-limit, and the
+// device memory gpu_limits/ turns --gpu-memory into;
 // container_cgroup.hpp applies them) and docker's grammar for those flags' values, with
 // --shm-size's: sizes in docker's binary units (util/units.hpp's parse_size: 512k = 512 KiB,
 // 8g = 8 GiB), plus each flag's own rules.
@@ -23,9 +24,13 @@ struct Resources {
     std::optional<std::uint64_t> cpu_shares;        // a relative weight, 2-262144
     std::string cpuset_cpus, cpuset_mems;           // "0-3,5"; "" = not set
     std::optional<std::int64_t> pids;               // -1 = unlimited
+    // cgroup v2's dmem.max and dmem.min: "REGION BYTES" lines (--gpu-memory,
+    // --gpu-memory-reservation through gpu_limits/dmem.hpp); "" = not set
+    std::string dmem_max, dmem_min;
     bool any() const {
         return memory || memory_swap || memory_reservation || memory_swappiness || cpus ||
-               cpu_shares || !cpuset_cpus.empty() || !cpuset_mems.empty() || pids;
+               cpu_shares || !cpuset_cpus.empty() || !cpuset_mems.empty() || pids ||
+               !dmem_max.empty() || !dmem_min.empty();
     }
     // The docker flags the set fields came from, in the order above ("--memory", ...).
     std::vector<std::string> flags() const;
@@ -64,6 +69,10 @@ std::optional<std::uint64_t> parse_cpu_shares(const std::string& value);
 // which AVAILABLE (the same form: what this process may use) holds; returned as given.
 std::string parse_cpuset(const std::string& value, const std::string& flag,
                          const std::string& available);
+// A list such as "0-3,5" (cpuset's form, sysfs' local_cpulist) as its numbers, sorted, each once;
+// Error(usage) naming WHAT for a malformed one. cpuset_list is the reverse.
+std::vector<unsigned> cpuset_numbers(const std::string& list, const std::string& what);
+std::string cpuset_list(const std::vector<unsigned>& numbers);
 // What a container may be pinned to: the CPUs this process may run on, and the host's online
 // NUMA nodes (/sys/devices/system/node/online, "0" without NUMA), both as lists "0-3,5".
 std::string available_cpus();

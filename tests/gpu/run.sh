@@ -3,7 +3,8 @@
 # when run as root, as root too: `run --gpus all` of an image holding a CUDA program (built by
 # tests/gpu/build.sh with nvcc; made of local files only, no network) that launches a kernel and
 # checks its result; nvidia-smi inside; `doctor` against the real driver; `cdi generate` against
-# the real file set; a PyTorch allocation when the host's python3 imports torch; `tailor
+# the real file set; a PyTorch allocation when the host's python3 imports torch, and with it the
+# GPU limits and placement of tests/gpu/share.sh; `tailor
 # --keep-arch host` and the tailored program run; bench/gpu.sh. Prints a summary table; exit 1
 # when a check failed. On a host without a usable NVIDIA driver and GPU it prints why it skipped
 # and exits 0.
@@ -88,6 +89,9 @@ if torch_where=$(python3 -c 'import sys, torch; print(sys.prefix)' 2>/dev/null);
   printf 'FROM scratch\nCOPY rootfs/ /\nENV NVIDIA_DRIVER_CAPABILITIES=compute,utility HOME=/tmp\n' >"$work/torchctx/Dockerfile"
   chmod -R a+rX "$work/torchctx"
 fi
+
+# shellcheck source=tests/gpu/share.sh
+. "$here/share.sh"
 
 # as MODE (rootless|root): every check, with its own store under $work/MODE
 suite() {
@@ -188,6 +192,8 @@ suite() {
   else
     row "$mode" "PyTorch allocation" SKIP "python3 on this host cannot import torch"
   fi
+
+  share_checks # tests/gpu/share.sh: --gpu-memory, --gpu-compute, --gpu-numa on the real GPU
 
   # --kernel-cache (docs/kernel-caches.md): a PTX-only kernel is JIT-compiled by the driver at
   # its first cuModuleLoad into CUDA_CACHE_PATH, which gantry points into the key's cache; the

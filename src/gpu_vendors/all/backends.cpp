@@ -282,11 +282,12 @@ std::vector<findings::Finding> doctor_regressions(const Roots& roots, const stor
 
 std::vector<std::string> add_gpus(oci::RuntimeSpec& spec, const GpuContext& ctx,
                                   const std::optional<std::string>& wanted,
-                                  const std::string& state_dir,
-                                  std::vector<std::string>* warnings) {
+                                  const std::string& state_dir, std::vector<std::string>* warnings,
+                                  AddedGpus* added) {
     const Backend* backend = for_run(ctx.roots, wanted, ctx.env, ctx.gpus);
     if (!backend) return {};
     GpuPlan plan = backend->plan(ctx);
+    if (added) *added = {backend, plan.pci_functions};
     if (warnings) warnings->insert(warnings->end(), plan.warnings.begin(), plan.warnings.end());
     apply_policy(plan.findings, plan.override_by,
                  plan.how_to_override.empty() ? std::string(ctx.no_require_name) + " runs it anyway"

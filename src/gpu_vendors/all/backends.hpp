@@ -87,8 +87,15 @@ std::vector<findings::Finding> doctor_regressions(const Roots& roots, const stor
 // the plan's CDI description applied (apply_plan; STATE_DIR: a run's container directory).
 // Returns the qualified names of the devices added (none when the request asks for no GPU);
 // warnings go to WARNINGS.
+// ADDED (when given): the backend that added them and the PCI functions of their GPUs
+// (GpuPlan::pci_functions), for the GPU limits and placement a door applies next (gpu_limits/).
+struct AddedGpus {
+    const Backend* backend = nullptr;
+    std::vector<std::string> pci_functions;
+};
 std::vector<std::string> add_gpus(oci::RuntimeSpec& spec, const GpuContext& ctx,
                                   const std::optional<std::string>& wanted,
-                                  const std::string& state_dir, std::vector<std::string>* warnings);
+                                  const std::string& state_dir, std::vector<std::string>* warnings,
+                                  AddedGpus* added = nullptr);
 
 } // namespace gantry::gpu_vendors

@@ -157,7 +157,12 @@ class Amd final : public Backend {
         }
         phase.lap("pre-launch checks");
         plan.spec = amd::generate_cdi(host, CdiOptions{}, &plan.warnings);
-        for (const auto* g : sel.gpus) plan.devices.push_back(std::to_string(g->index));
+        std::vector<std::string> buses;
+        for (const auto* g : sel.gpus) {
+            plan.devices.push_back(std::to_string(g->index));
+            buses.push_back(g->pci_bus_id);
+        }
+        set_pci_functions(plan, buses);
         add_container_edits(plan.spec.edits, host, sel.gpus, ctx.door);
         phase.lap("description");
         return plan;

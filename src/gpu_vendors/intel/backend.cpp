@@ -125,7 +125,12 @@ class Intel final : public Backend {
         phase.lap("pre-launch checks");
         plan.spec =
             intel::generate_cdi(host, user, CdiOptions{{"index"}, ctx.gantry_path}, &plan.warnings);
-        for (const Gpu* g : sel.gpus) plan.devices.push_back(std::to_string(g->index));
+        std::vector<std::string> buses;
+        for (const Gpu* g : sel.gpus) {
+            plan.devices.push_back(std::to_string(g->index));
+            buses.push_back(g->pci_bus_id);
+        }
+        set_pci_functions(plan, buses);
         if (ctx.door == Door::run) shape_for_run(plan.spec, sel.gpus, ctx.gantry_path);
         phase.lap("description");
         return plan;

@@ -9,6 +9,7 @@
 #include "gpu_vendors/nvidia/host_cache.hpp"
 #include "gpu_vendors/nvidia/image_checks.hpp"
 #include "gpu_vendors/nvidia/lint_rules.hpp"
+#include "gpu_vendors/nvidia/mps.hpp"
 #include "gpu_vendors/nvidia/request.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -139,6 +140,27 @@ class Nvidia final : public Backend {
         return gpus || env_value(env, "NVIDIA_VISIBLE_DEVICES") || env_value(env, "CUDA_VERSION");
     }
 
+    std::string_view sharing_daemon() const override { return "an MPS control daemon"; }
+
+    SharingClient sharing_client(const SharingRequest& request) const override {
+        const auto place = mps_place(request.place, request.env, request.caller_env);
+        auto daemon = find_mps_daemon(place);
+        if (!daemon)
+            throw Error(Errc::run_failed,
+                        "no MPS control daemon at " + place.pipe_dir + " (no control socket)",
+                        "start one (nvidia-cuda-mps-control -d, with CUDA_MPS_PIPE_DIRECTORY "
+                        "set to the directory; docs/gpu-sharing.md) or pass its directory with "
+                        "--mps=DIR");
+        SharingClient c;
+        c.directories.push_back(place.pipe_dir);
+        if (daemon->log_dir_exists) c.directories.push_back(place.log_dir);
+        c.shares_dev_shm = true; // the server and its clients share memory in /dev/shm
+        c.env = mps_client_env(place, request.memory, request.compute);
+        if (auto w = mps_uid_warning(*daemon, request.client_uid); !w.empty())
+            c.warnings.push_back(w);
+        return c;
+    }
+
     GpuPlan plan(const GpuContext& ctx) const override {
         GpuPlan plan;
         auto request = gpu_vendors::nvidia::parse_request(ctx.env, ctx.gpus);
@@ -181,6 +203,9 @@ class Nvidia final : public Backend {
         gopt.caps = request.caps;
         plan.spec = gantry::gpu_vendors::nvidia::generate(host, gopt, &plan.warnings);
         plan.devices = device_names(host, sel);
+        std::vector<std::string> buses;
+        for (const auto* g : sel.gpus) buses.push_back(g->pci_bus_id);
+        set_pci_functions(plan, buses);
         if (plan.devices.empty()) { // NVIDIA_VISIBLE_DEVICES=none: the driver without a GPU
             plan.spec.devices.push_back({"none", {}, {}});
             plan.devices = {"none"};

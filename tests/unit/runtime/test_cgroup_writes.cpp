@@ -107,6 +107,13 @@ TEST(CgroupWrites, BlockIoHugetlbAndUnified) {
     EXPECT_EQ(w2[2].file, "hugetlb.2MB.max");
     EXPECT_EQ(writes({{"unified", {{"memory.high", "50000000"}}}}, v2),
               (std::vector<std::string>{"memory memory.high=50000000"}));
+    // dmem's limits, one region a write (--gpu-memory on two GPUs)
+    EXPECT_EQ(writes({{"unified",
+                       {{"dmem.max", "drm/0000:03:00.0/vram0 1024\nnvidia/0000:3b:00.0/"
+                                     "vidmem 2048"}}}},
+                     v2),
+              (std::vector<std::string>{"dmem dmem.max=drm/0000:03:00.0/vram0 1024",
+                                        "dmem dmem.max=nvidia/0000:3b:00.0/vidmem 2048"}));
 }
 
 TEST(CgroupWrites, DeviceRulesAsRuncBuildsThem) {
