@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import Gantry, need_tool
-from test_engine_api import start_service
+from test_engine_api import DOCKERS, start_service
 from test_networks import TCP_IN, UDP_IN, await_gone, peer_image  # noqa: F401
 from test_networks_user import endpoint, holder_of, lookup, serve
 
@@ -232,6 +232,25 @@ def test_compose_two_networks(tmp_path, gantry_bin, peer_image):  # noqa: F811
         r = g.run("exec", api, "sh", "-c", f"nc web {TCP_IN}; nc db {TCP_IN}")
         assert r.out.splitlines() == [f"tcp from {api_on['frontend']}",
                                       f"tcp from {api_on['backend']}"], (r.out, nets)
+        if DOCKERS:  # docker's CLI: connect and disconnect of the running web, and its errors
+            def docker(*args):
+                return subprocess.run([DOCKERS[0], "-H", f"unix://{sock}", *args],
+                                      capture_output=True, text=True, timeout=60,
+                                      env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+            back = f"{project}_backend"
+            r = docker("network", "connect", "--alias", "webby", back, web)
+            assert r.returncode == 0, r
+            r = docker("network", "connect", back, web)
+            assert r.returncode != 0 and "already exists in network" in r.stderr, r
+            r = docker("network", "disconnect", "nosuchnet", web)
+            assert r.returncode != 0 and "not found" in r.stderr, r
+            mine = endpoint(g, web, back)["IPAddress"]
+            r = g.run("exec", web, "sh", "-c", f"nc db {TCP_IN}")
+            assert r.out.strip() == f"tcp from {mine}", r.out
+            assert docker("network", "disconnect", back, web).returncode == 0
+            assert unresolved(g, web, "db")
+            r = docker("network", "disconnect", back, web)
+            assert r.returncode != 0 and "is not connected to network" in r.stderr, r
         compose("down", "-t", "1")
         assert project not in g.run("network", "ls").out
         theirs = two_networks_on_podman(tmp_path, peer_image, project + "p")
