@@ -44,7 +44,8 @@ def check_two_networks(g, store, sfx):
     g.run("network", "create", "--subnet", "10.89.91.0/24", front)
     g.run("network", "create", "--subnet", "10.89.92.0/24", back)
     before = set(holder_of(store))
-    web, db, api, late = (n + sfx for n in ("web", "db", "api", "late"))
+    web, db, api, late, solo, bare = (
+        n + sfx for n in ("web", "db", "api", "late", "solo", "bare"))
     serve(g, web, front)
     serve(g, db, back)
     serve(g, api, front, "--network", back, "--network-alias", "apialias")
@@ -101,8 +102,19 @@ def check_two_networks(g, store, sfx):
         g.run("network", "disconnect", front, late)
         assert unresolved(g, web, late)
         assert lookup(g, late, "exec", db) == nets[back]["IPAddress"]
+        # a created container left with no network (none) joins another before its start; a
+        # running one not made on a user network is refused, naming why
+        g.run("create", "--name", solo, "--network", front, "peer:latest", "sleep", "60")
+        g.run("network", "disconnect", front, solo)
+        assert list(networks_of(g, solo)) == ["none"]  # as docker shows a none container
+        g.run("network", "connect", back, solo)
+        g.run("start", solo)
+        assert endpoint(g, solo, back)["IPAddress"].startswith("10.89.92.")
+        g.run("run", "-d", "--name", bare, "--network", "none", "peer:latest", "sleep", "60")
+        r = g.fail("network", "connect", back, bare)
+        assert r.code == 7 and "made on one" in r.err, (r.code, r.err)
     finally:
-        for name in (web, db, api, late):
+        for name in (web, db, api, late, solo, bare):
             g.run("rm", "-f", name, check=False)
     # the last container gone: the holder ends, connects or not
     for pid in held:
