@@ -8,7 +8,8 @@
 //
 // Its directory, RUNTIME/networks/KEY/ (KEY: the store's root hashed): `lock` (every change to
 // what follows, under it), `holder` (the holder's pids, flock'ed by it while it lives),
-// `attachments/ID.json` (a container's addresses and netavark's input for it) with
+// `attachments/ID.json` (a container's addresses and netavark's input for it: the networks it
+// is on now, which `network connect`/`disconnect` of a running container change) with
 // `attachments/ID.lock` (flock'ed by the container's supervisor while it runs), `netavark/`
 // (aardvark-dns' files). The holder watches attachments/ (inotify): a lock released without its
 // attachment removed (a supervisor killed) has its netavark teardown run by the holder; when
