@@ -3,6 +3,7 @@
 // the Engine API's /networks endpoints keep (engine/user_networks.hpp); and the hidden
 // __network-holder, the process that holds the networks' namespace (network/holder.hpp).
 #include "cli/context.hpp"
+#include "engine/network_connect.hpp"
 #include "engine/networks.hpp"
 #include "engine/user_networks.hpp"
 #include "network/holder.hpp"
@@ -30,7 +31,7 @@ void register_network(CLI::App& app, Context& ctx) {
     struct Opts {
         network::CreateRequest create;
         std::vector<std::string> names, labels, filters, opts, aliases;
-        std::string subnet_list, format;
+        std::string subnet_list, format, network, container;
         bool quiet = false, force = false;
     };
     auto o = std::make_shared<Opts>();
@@ -124,25 +125,30 @@ void register_network(CLI::App& app, Context& ctx) {
         };
     });
 
-    for (const char* verb : {"connect", "disconnect"}) {
-        auto* cmd = grp->add_subcommand(
-            verb, std::string("Refused: ") + verb +
-                      "ing a container that exists is not served yet (give --network at run)");
-        cmd->add_option("args", o->names, "NETWORK CONTAINER");
-        cmd->add_option("--alias", o->aliases, "Refused with the command");
-        cmd->add_flag("-f,--force", o->force, "Refused with the command");
-        const std::string v = verb;
-        cmd->callback([&ctx, v] {
-            ctx.action = [v]() -> int {
-                throw Error(Errc::unsupported,
-                            "network " + v +
-                                ": joining or leaving a network while a container exists is not "
-                                "served yet",
-                            "give the network when the container is made: gantry run --network "
-                            "NAME [--network-alias A]");
-            };
-        });
-    }
+    auto* connect = grp->add_subcommand(
+        "connect", "Connect a container to a user network (running: at once; else at its start)");
+    connect->add_option("network", o->network, "The network's name or id")->required();
+    connect->add_option("container", o->container, "The container's name or id")->required();
+    connect->add_option("--alias", o->aliases, "A name it answers to on this network (repeatable)")
+        ->allow_extra_args(false);
+    connect->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            engine::connect_network(ctx.store(), o->network, o->container, o->aliases);
+            return 0;
+        };
+    });
+    auto* disconnect = grp->add_subcommand(
+        "disconnect", "Disconnect a container from a user network (running: at once)");
+    disconnect->add_option("network", o->network, "The network's name or id")->required();
+    disconnect->add_option("container", o->container, "The container's name or id")->required();
+    disconnect->add_flag("-f,--force", o->force,
+                         "Accepted as docker's (a running container's endpoint is always removed)");
+    disconnect->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            engine::disconnect_network(ctx.store(), o->network, o->container);
+            return 0;
+        };
+    });
 }
 
 // hidden: the holder of a store's user networks' namespace, started by a container's start

@@ -67,13 +67,19 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.option(proc, "--restart", f->restart,
              "Restart policy of a detached container: no (default), on-failure[:N], always, "
              "unless-stopped");
-    o.option(iso, engine::flags::kNetwork, f->network,
-             "host (default: the host's network), bridge (its own network namespace, outbound "
-             "traffic and published ports through pasta; docker's default), none, or "
-             "container:NAME (a running container's network), or a user network's NAME "
-             "(gantry network create)");
+    // repeated (podman's): the first is the container's network, the others more user networks
+    auto networks = std::make_shared<std::vector<std::string>>();
+    if (auto* n = o.list(iso, engine::flags::kNetwork, *networks,
+                         "host (default: the host's network), bridge (its own network namespace, "
+                         "outbound traffic and published ports through pasta; docker's default), "
+                         "none, or container:NAME (a running container's network), or a user "
+                         "network's NAME (gantry network create); repeated: several user "
+                         "networks, eth0, eth1, ... in this order"))
+        n->each([f, networks](const std::string& v) {
+            (f->network.empty() ? f->network : f->more_networks.emplace_back()) = v;
+        });
     o.list(iso, "--network-alias", f->network_aliases,
-           "A name the container answers to on its user network (repeatable)");
+           "A name the container answers to on each of its user networks (repeatable)");
     // CLI11 writes the value into *entrypoint while parsing, after this function returned:
     // the option's callback holds it (it was freed here, a heap use-after-free, make test-asan)
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))

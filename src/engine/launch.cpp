@@ -108,8 +108,7 @@ struct Launcher {
                 if (p.network.mode == network::Mode::bridge) connect(pid);
                 if (p.network.mode == network::Mode::user) {
                     auto macs = attachment->connect(pid);
-                    record.joined(
-                        endpoint_settings(*attachment, attachment->endpoints()[0].aliases, macs));
+                    record.joined(endpoint_settings(*attachment, macs));
                     // published ports: pasta beside the network's eth0 (as a bridge
                     // container's, docs/networks.md)
                     if (!p.network.published.empty()) connect(pid, "pasta0");

@@ -106,7 +106,20 @@ ContainerNetwork plan_network(const RunRequest& r) {
         for (auto& p : r.publish)
             for (auto& m : network::parse_publish(p)) n.ports.push_back(m);
     for (auto& e : r.expose) network::parse_exposed(e, "--expose");
-    if (n.mode == network::Mode::user) n.user_network = r.network;
+    if (n.mode == network::Mode::user) n.user.push_back({r.network, std::nullopt, {}});
+    for (auto& more : r.more_networks) {
+        if (n.mode != network::Mode::user ||
+            network::parse_mode(more, "--network") != network::Mode::user)
+            throw Error(Errc::usage,
+                        "--network " + r.network + " --network " + more +
+                            ": a container joins several networks only when each is a "
+                            "user-defined network",
+                        "name user networks only (gantry network create NAME), or one --network");
+        if (std::ranges::any_of(n.user, [&](const auto& e) { return e.given == more; }))
+            throw Error(Errc::usage, "--network " + more + " is given twice",
+                        "name each network once");
+        n.user.push_back({more, std::nullopt, {}});
+    }
     for (auto& a : r.network_aliases) {
         if (n.mode != network::Mode::user)
             throw Error(Errc::usage,
@@ -117,7 +130,20 @@ ContainerNetwork plan_network(const RunRequest& r) {
         if (!network::valid_network_name(a))
             throw Error(Errc::usage, "--network-alias " + a + " is not a name",
                         "use letters, digits, '_', '.' and '-'");
-        n.aliases.push_back(a);
+        for (auto& e : n.user) e.aliases.push_back(a); // on each network, as podman's
+    }
+    for (auto& na : r.endpoint_aliases) {
+        const auto eq = na.find('=');
+        const std::string net = na.substr(0, eq),
+                          a = eq == std::string::npos ? "" : na.substr(eq + 1);
+        auto e = std::ranges::find_if(n.user, [&](const auto& u) { return u.given == net; });
+        if (e == n.user.end() || !network::valid_network_name(a))
+            throw Error(Errc::usage,
+                        "the alias " + na +
+                            " is not NETWORK=NAME on one of the container's networks",
+                        "name a network the container is on, and a name of letters, digits, '_', "
+                        "'.' and '-'");
+        e->aliases.push_back(a);
     }
     return n;
 }
@@ -180,19 +206,29 @@ void join_container_network(Prepared& p) {
 void write_network_files(Prepared& p) {
     auto& n = p.network;
     if (n.mode == network::Mode::user) {
-        // the network looked up at each start (it may have been removed since create); the
-        // files are written at the launch, once the container has its address there
-        n.user = user_networks(*p.store).find(n.user_network);
-        if (!n.user)
-            throw Error(Errc::not_found, "network " + n.user_network + " not found",
-                        "create it (gantry network create " + n.user_network +
-                            "), or see gantry network ls");
+        // each network looked up at each start (it may have been removed since create); the
+        // files are written at the launch, once the container has its addresses there
+        const auto store = user_networks(*p.store);
+        for (auto& e : n.user) {
+            e.found = store.find(e.given);
+            if (!e.found)
+                throw Error(Errc::not_found, "network " + e.given + " not found",
+                            "create it (gantry network create " + e.given +
+                                "), or see gantry network ls");
+            for (auto& other : n.user)
+                if (&other != &e && other.found && other.found->id == e.found->id)
+                    throw Error(Errc::usage,
+                                "--network " + e.given + " and --network " + other.given +
+                                    " are the same network, " + e.found->name,
+                                "name each network once");
+        }
         // the backend, before anything starts: Error(unsupported) naming the package
         (void)network::netavark_program();
         (void)network::aardvark_program();
-        if (n.user->internal && !n.ports.empty())
+        if (!n.ports.empty() &&
+            std::ranges::all_of(n.user, [](const auto& e) { return e.found->internal; }))
             throw Error(Errc::usage,
-                        "-p/-P: the network " + n.user->name +
+                        "-p/-P: the network " + n.user.front().found->name +
                             " is --internal: it has no way out, and publishes no port",
                         "publish the port from a container on a network that is not internal");
         // published ports: a pasta of its own forwards them into the container's namespace
@@ -242,49 +278,56 @@ void write_network_files(Prepared& p) {
 std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::RuntimeSpec& spec) {
     auto& n = p.network;
     const std::string name = p.request.name.empty() ? p.id : p.request.name;
-    std::vector<std::string> aliases = n.aliases;
-    aliases.push_back(p.id); // docker answers to the short id too
+    std::vector<network::Endpoint> endpoints;
+    std::vector<network::UserNetwork> networks;
+    for (auto& u : n.user) {
+        auto aliases = u.aliases;
+        aliases.push_back(p.id); // docker answers to the short id too
+        endpoints.push_back({u.found->name, "", aliases, "eth" + std::to_string(endpoints.size())});
+        networks.push_back(*u.found);
+    }
     auto a = std::make_unique<network::Attachment>(
         network::holder_dir(records::runtime_dir(), p.store->root().string()), p.id, name,
-        std::vector<network::Endpoint>{{n.user->name, "", aliases, "eth0"}},
-        std::vector<network::UserNetwork>{*n.user}, spec.uid_mappings, spec.gid_mappings);
+        std::move(endpoints), std::move(networks), spec.uid_mappings, spec.gid_mappings);
     if (::geteuid() != 0) {
         // rootless: netavark has a say over the container's network namespace only from the
         // networks' user namespace, which owns it once the container joined that one
         std::erase(spec.namespaces, "user");
         spec.namespace_paths["user"] = "/proc/" + std::to_string(a->holder()) + "/ns/user";
     }
-    const auto& e = a->endpoints().front();
+    // /etc/hosts: its first network's address (docker writes one); resolv.conf: each network's
+    // aardvark-dns, which answers the names of the container's networks (glibc reads three)
+    const auto& first = a->endpoints().front();
     const auto dir = p.scratch->dir();
-    fs::write_atomic(dir / "hosts",
-                     network::hosts_file(spec.hostname, e.ip, n.extra_hosts, n.user->gateway), 0644,
-                     fs::Sync::volatile_only);
-    fs::write_atomic(dir / "resolv.conf", "search dns.podman\nnameserver " + n.user->gateway + "\n",
-                     0644, fs::Sync::volatile_only);
+    fs::write_atomic(
+        dir / "hosts",
+        network::hosts_file(spec.hostname, first.ip, n.extra_hosts, n.user.front().found->gateway),
+        0644, fs::Sync::volatile_only);
+    std::string resolv = "search dns.podman\n";
+    for (std::size_t i = 0; i < n.user.size() && i < 3; ++i)
+        resolv += "nameserver " + n.user[i].found->gateway + "\n";
+    fs::write_atomic(dir / "resolv.conf", resolv, 0644, fs::Sync::volatile_only);
     return a;
 }
 
 nlohmann::json endpoint_config(const Prepared& p) {
-    auto aliases = p.network.aliases;
-    aliases.push_back(p.id);
-    return {{p.network.name(),
-             {{"IPAMConfig", nullptr},
-              {"Links", nullptr},
-              {"Aliases", aliases},
-              {"NetworkID", p.network.user ? p.network.user->id : ""},
-              {"EndpointID", ""},
-              {"Gateway", ""},
-              {"IPAddress", ""},
-              {"IPPrefixLen", 0},
-              {"IPv6Gateway", ""},
-              {"GlobalIPv6Address", ""},
-              {"GlobalIPv6PrefixLen", 0},
-              {"MacAddress", ""},
-              {"DriverOpts", nullptr}}}};
+    nlohmann::json out = nlohmann::json::object();
+    for (auto& u : p.network.user) {
+        auto aliases = u.aliases;
+        aliases.push_back(p.id);
+        out[u.found ? u.found->name : u.given] = {
+            {"IPAMConfig", nullptr},    {"Links", nullptr},
+            {"Aliases", aliases},       {"NetworkID", u.found ? u.found->id : ""},
+            {"EndpointID", ""},         {"Gateway", ""},
+            {"IPAddress", ""},          {"IPPrefixLen", 0},
+            {"IPv6Gateway", ""},        {"GlobalIPv6Address", ""},
+            {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
+            {"DriverOpts", nullptr}};
+    }
+    return out;
 }
 
 nlohmann::json endpoint_settings(const network::Attachment& a,
-                                 const std::vector<std::string>& aliases,
                                  const std::vector<std::string>& macs) {
     nlohmann::json out = nlohmann::json::object();
     for (std::size_t i = 0; i < a.endpoints().size(); ++i) {
@@ -296,7 +339,7 @@ nlohmann::json endpoint_settings(const network::Attachment& a,
         const auto prefix = network::parse_cidr(n->subnet, "network " + n->name).prefix;
         out[e.network] = {
             {"IPAMConfig", nullptr},    {"Links", nullptr},
-            {"Aliases", aliases},       {"NetworkID", n->id},
+            {"Aliases", e.aliases},     {"NetworkID", n->id},
             {"EndpointID", ""},         {"Gateway", n->gateway},
             {"IPAddress", e.ip},        {"IPPrefixLen", prefix},
             {"IPv6Gateway", ""},        {"GlobalIPv6Address", ""},

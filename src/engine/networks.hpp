@@ -42,15 +42,19 @@ struct ContainerNetwork {
     std::string dns_forward; // the address resolv.conf names when the host's are loopback ones
     std::string target;      // container: the container whose namespace it joins (as given)
     std::string joined;      // and its id, once join_container_network found it running
-    // user: the network (as given, and as write_network_files found it) and --network-alias
-    std::string user_network;
-    std::optional<network::UserNetwork> user;
-    std::vector<std::string> aliases;
+    // user: each of its networks, in the order of its interfaces (eth0, eth1, ...)
+    struct UserEndpoint {
+        std::string given;                         // the network as named (a name or id)
+        std::optional<network::UserNetwork> found; // as write_network_files found it
+        std::vector<std::string> aliases;          // --network-alias's and this network's own
+    };
+    std::vector<UserEndpoint> user;
 
-    // What a record and inspect call it: "host", "none", "bridge", "container:ID", or a user
-    // network's name
+    // What a record and inspect call it: "host", "none", "bridge", "container:ID", or its
+    // first user network's name
     std::string name() const {
-        if (mode == network::Mode::user) return user ? user->name : user_network;
+        if (mode == network::Mode::user)
+            return user.front().found ? user.front().found->name : user.front().given;
         return mode == network::Mode::container ? "container:" + joined : network::mode_name(mode);
     }
 };
@@ -79,17 +83,17 @@ void write_network_files(Prepared& p);
 // such container, Error(conflict) for one that is not running.
 void join_container_network(Prepared& p);
 
-// --network NAME, at each launch (in the process that supervises the container): its place on
-// the network (an address; the networks' holder started when none runs), SPEC made to join the
-// networks' user namespace (rootless: the namespace netavark configures from), and its
-// /etc/hosts and /etc/resolv.conf written (names: aardvark-dns on the network's gateway).
+// --network NAME (and more), at each launch (in the process that supervises the container):
+// its place on each network (an address; the networks' holder started when none runs), SPEC
+// made to join the networks' user namespace (rootless: the namespace netavark configures from),
+// and its /etc/hosts (its first network's address) and /etc/resolv.conf written (names:
+// aardvark-dns on each network's gateway).
 std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::RuntimeSpec& spec);
-// inspect's NetworkSettings.Networks of a container on a user network before it runs: its
-// aliases (with its 12-digit id, as docker's; compose looks for it), no address yet.
+// inspect's NetworkSettings.Networks of a container on user networks before it runs: each
+// network's aliases (with its 12-digit id, as docker's; compose looks for it), no address yet.
 nlohmann::json endpoint_config(const Prepared& p);
 // inspect's NetworkSettings.Networks once connected (MACS: netavark's, per endpoint).
 nlohmann::json endpoint_settings(const network::Attachment& a,
-                                 const std::vector<std::string>& aliases,
                                  const std::vector<std::string>& macs);
 
 } // namespace gantry::engine

@@ -50,6 +50,8 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("kernel_cache", r.kernel_cache);
     v("network", r.network);
     v("network_aliases", r.network_aliases);
+    v("more_networks", r.more_networks);
+    v("endpoint_aliases", r.endpoint_aliases);
     v("ipc", r.ipc);
     v("uts", r.uts);
     v("pid", r.pid);

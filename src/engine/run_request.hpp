@@ -95,13 +95,21 @@ struct RunRequest {
     // file's network, else host (prepare resolves it: configured_network), or a user-defined
     // network's name or id (network/user_network.hpp)
     std::string network;
-    std::vector<std::string> network_aliases; // --network-alias: names on a user network
-    std::string ipc = "private";              // private (or shareable) or host
-    std::string uts;                          // --uts: "" (its own) or host (the host's)
-    std::string pid = "private";              // --pid: private or host (the host's PID namespace)
-    std::string userns = "auto";              // auto, single or subid
-    std::string shm_size;                     // --shm-size ("": 64 MiB)
-    std::string memory, cpus, pids_limit;     // cgroup limits, as given
+    // --network-alias: names the container answers to on each of its user networks (podman's)
+    std::vector<std::string> network_aliases;
+    // further user networks, after --network's (podman's repeated --network, the Engine API's
+    // EndpointsConfig beyond NetworkMode's, `network connect` of a created container): the
+    // container's eth1, eth2, ... in this order
+    std::vector<std::string> more_networks;
+    // NETWORK=ALIAS: a name on that network only (the Engine API's EndpointsConfig.*.Aliases,
+    // `network connect --alias`)
+    std::vector<std::string> endpoint_aliases;
+    std::string ipc = "private";          // private (or shareable) or host
+    std::string uts;                      // --uts: "" (its own) or host (the host's)
+    std::string pid = "private";          // --pid: private or host (the host's PID namespace)
+    std::string userns = "auto";          // auto, single or subid
+    std::string shm_size;                 // --shm-size ("": 64 MiB)
+    std::string memory, cpus, pids_limit; // cgroup limits, as given
     // --memory-swap, --memory-reservation, --memory-swappiness, --cpu-shares, --cpuset-cpus,
     // --cpuset-mems: docker's further cgroup limits, as given ("": not set)
     std::string memory_swap, memory_reservation, memory_swappiness, cpu_shares, cpuset_cpus,

@@ -2,8 +2,10 @@
 // the service's store (engine/user_networks.hpp, what `gantry network` keeps): create as
 // docker-py and compose 1.29 send it, list with docker's filters, inspect, delete (404 for a
 // missing network, as compose's `down` expects; 403 for a pre-defined one; 409 while a
-// container runs on it), prune. Joining or leaving a network while a container exists
-// (connect, disconnect) is refused with 501, naming the way that works.
+// container runs on it), prune; connect and disconnect of a container (engine/network_connect.hpp:
+// 404 for a missing network or container, 403 for one connected already or not connected, as
+// docker answers).
+#include "engine/network_connect.hpp"
 #include "engine/networks.hpp"
 #include "engine/user_networks.hpp"
 #include "engine_api/api.hpp"
@@ -47,12 +49,22 @@ Response handle_networks(const ServiceContext& ctx, const Request& r) {
         return json_response(200, json{{"NetworksDeleted", deleted}});
     }
     case RouteId::network_connect:
-    case RouteId::network_disconnect:
-        (void)engine::inspect_network(store, r.route.params.at("id")); // a missing one: 404
-        return error_response(501, "connecting or disconnecting a container that exists is "
-                                   "not served yet: give its network when it is made "
-                                   "(--network, HostConfig.NetworkMode with "
-                                   "NetworkingConfig.EndpointsConfig's Aliases)");
+    case RouteId::network_disconnect: {
+        const bool off = r.route.id == RouteId::network_disconnect;
+        const auto& id = r.route.params.at("id");
+        auto body = network_connect_body(r.body, off);
+        try {
+            if (off)
+                engine::disconnect_network(store, id, body.container);
+            else
+                engine::connect_network(store, id, body.container, body.aliases);
+        } catch (const Error& e) {
+            // docker's: connected already, not connected: 403
+            if (e.code() == Errc::conflict) return error_response(403, e.message());
+            throw; // a missing network or container: 404; what gantry does not serve: 501
+        }
+        return Response{200, "", "", nullptr, {}};
+    }
     default:
         return error_response(500, "internal error: no handler for " + r.route.endpoint);
     }

@@ -119,10 +119,16 @@ void apply_networking_config(const njson& nc, engine::RunRequest& r) {
         for (const auto& [net, ep] : v.items()) {
             const std::string field = "NetworkingConfig.EndpointsConfig." + net;
             const bool predefined = network::predefined_network(net);
-            if (net != r.network && !(predefined && network::predefined_network(r.network)))
-                nb_refuse(field, ep,
-                          "a container joins one network, HostConfig.NetworkMode's (" + r.network +
-                              ")");
+            if (net != r.network && !(predefined && network::predefined_network(r.network))) {
+                // another user network beside NetworkMode's user network: eth1, eth2, ...
+                if (predefined || network::predefined_network(r.network) ||
+                    r.network.starts_with("container:"))
+                    nb_refuse(field, ep,
+                              "a container joins several networks only when each is a "
+                              "user-defined network, and HostConfig.NetworkMode (" +
+                                  r.network + ") is one");
+                r.more_networks.push_back(net);
+            }
             if (ep.is_null()) continue;
             if (!ep.is_object())
                 throw ApiError(400, "invalid JSON for " + field + ": expected an object");
@@ -137,7 +143,7 @@ void apply_networking_config(const njson& nc, engine::RunRequest& r) {
                         if (!network::valid_network_name(alias))
                             throw ApiError(400,
                                            field + ".Aliases: \"" + alias + "\" is not a name");
-                        r.network_aliases.push_back(alias);
+                        r.endpoint_aliases.push_back(net + "=" + alias);
                     }
                 } else if (k == "NetworkID" || k == "EndpointID") {
                     // docker's own fields, echoed by clients: ignored by docker as given
@@ -153,6 +159,57 @@ void apply_networking_config(const njson& nc, engine::RunRequest& r) {
             }
         }
     }
+}
+
+ConnectBody network_connect_body(const std::string& body, bool disconnect) {
+    njson j;
+    try {
+        j = njson::parse(body.empty() ? std::string("{}") : body);
+    } catch (const njson::exception& e) {
+        throw ApiError(400, std::string("invalid JSON: ") + e.what());
+    }
+    if (!j.is_object()) throw ApiError(400, "invalid JSON: expected an object");
+    ConnectBody c;
+    for (const auto& [key, v] : j.items()) {
+        if (key == "Container") {
+            c.container = nb_string(v, "Container");
+        } else if (key == "Force" && disconnect) {
+            if (!v.is_null() && !v.is_boolean())
+                throw ApiError(400, "invalid JSON for Force: expected a boolean");
+            c.force = v.is_boolean() && v.get<bool>();
+        } else if (key == "EndpointConfig" && !disconnect) {
+            if (v.is_null()) continue;
+            if (!v.is_object())
+                throw ApiError(400, "invalid JSON for EndpointConfig: expected an object");
+            for (const auto& [k, val] : v.items()) {
+                if (k == "Aliases") {
+                    if (val.is_null()) continue;
+                    if (!val.is_array())
+                        throw ApiError(
+                            400, "invalid JSON for EndpointConfig.Aliases: expected an array");
+                    for (auto& a : val) {
+                        auto alias = nb_string(a, "EndpointConfig.Aliases");
+                        if (!network::valid_network_name(alias))
+                            throw ApiError(400, "EndpointConfig.Aliases: \"" + alias +
+                                                    "\" is not a name");
+                        c.aliases.push_back(alias);
+                    }
+                } else if (k == "NetworkID" || k == "EndpointID") {
+                    if (!is_zero_value(val) && k == "EndpointID")
+                        nb_refuse("EndpointConfig." + k, val, "an endpoint is made by the connect");
+                } else if (!is_zero_value(val)) {
+                    nb_refuse("EndpointConfig." + k, val,
+                              "a static address, links and driver options are not served");
+                }
+            }
+        } else if (!is_zero_value(v)) {
+            nb_refuse(key, v,
+                      "not a field of the " + std::string(disconnect ? "disconnect" : "connect") +
+                          " request");
+        }
+    }
+    if (c.container.empty()) throw ApiError(400, "the request names no Container");
+    return c;
 }
 
 } // namespace gantry::engine_api

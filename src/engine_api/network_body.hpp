@@ -11,14 +11,26 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace gantry::engine_api {
 
 network::CreateRequest network_create_body(const std::string& body);
 
 // NC (NetworkingConfig) applied to R, whose network HostConfig.NetworkMode gave: the aliases
-// of its endpoint; an endpoint on another network than R's is refused (one network per
-// container), as is an endpoint setting other than Aliases (a static address, links).
+// of each endpoint; an endpoint on another user network than R's joins that one too (after
+// it, in name order: eth1, ...), refused where R's or that one is a pre-defined network; an
+// endpoint setting other than Aliases (a static address, links) is refused.
 void apply_networking_config(const nlohmann::json& nc, engine::RunRequest& r);
+
+// POST /networks/{id}/connect's body (Container, EndpointConfig with its Aliases: what compose
+// 1.29 sends for a service's further networks) or, DISCONNECT, /disconnect's (Container,
+// Force). Another endpoint setting (a static address, links) is ApiError(400) naming it.
+struct ConnectBody {
+    std::string container;
+    std::vector<std::string> aliases;
+    bool force = false;
+};
+ConnectBody network_connect_body(const std::string& body, bool disconnect);
 
 } // namespace gantry::engine_api

@@ -1,5 +1,6 @@
 #include "network/holder.hpp"
 
+#include "network/attachment_files.hpp"
 #include "network/pasta.hpp"
 #include "userns/idmap.hpp"
 #include "util/error.hpp"
@@ -27,6 +28,7 @@
 namespace gantry::network {
 
 namespace fsys = std::filesystem;
+using namespace detail; // network/attachment_files.hpp
 
 namespace {
 
@@ -50,31 +52,6 @@ std::vector<oci::IdMapping> maps_of(const std::string& text) {
                        static_cast<std::uint32_t>(std::stoul(std::string(f[2])))});
     }
     return out;
-}
-
-// The holder that runs in DIR (its inner pid, and the maps it was made with), or none: its file
-// missing, or not locked (a holder killed outright).
-struct RunningHolder {
-    pid_t inner = -1;
-    std::string uid_maps, gid_maps;
-};
-std::optional<RunningHolder> running_holder(const fsys::path& dir) {
-    Fd f(::open((dir / "holder").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!f) return std::nullopt;
-    if (::flock(f.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt; // its holder is gone
-    char buf[4096];
-    const ssize_t n = ::pread(f.get(), buf, sizeof buf - 1, 0);
-    if (n <= 0) return std::nullopt;
-    const std::string content(buf, static_cast<std::size_t>(n)); // the fields' views' storage
-    auto fields = text::split(content, ' ');
-    if (fields.size() < 3 || fields[0].empty() ||
-        fields[0].find_first_not_of("0123456789") != std::string_view::npos)
-        return std::nullopt;
-    RunningHolder h;
-    h.inner = static_cast<pid_t>(std::stol(std::string(fields[0])));
-    h.uid_maps = std::string(fields[1]);
-    h.gid_maps = std::string(text::trim(fields[2]));
-    return h;
 }
 
 // Starts `gantry __network-holder DIR UIDS GIDS` detached (its own session, no descriptor of
@@ -124,46 +101,6 @@ pid_t start_holder(const fsys::path& dir, const std::string& uids, const std::st
     return h->inner;
 }
 
-std::string ip_on(const nlohmann::json& attachment, const std::string& network) {
-    if (!attachment.contains("endpoints") || !attachment["endpoints"].is_array()) return "";
-    for (auto& e : attachment["endpoints"])
-        if (e.is_object() && e.value("network", "") == network) return e.value("ip", "");
-    return "";
-}
-
-// Each attachment's file read, with whether its supervisor still holds its lock (read-only
-// opens: closing them gives the holder's inotify no IN_CLOSE_WRITE of its own).
-struct Found {
-    std::string id;
-    nlohmann::json body;
-    bool live = false;
-};
-std::vector<Found> read_attachments(int dirfd) {
-    std::vector<Found> out;
-    Fd d(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!d) return out;
-    DIR* listing = ::fdopendir(::dup(d.get()));
-    if (!listing) return out;
-    while (auto* e = ::readdir(listing)) {
-        std::string name = e->d_name;
-        if (!name.ends_with(".json") || name.find(".tmp") != std::string::npos) continue;
-        Found f;
-        f.id = name.substr(0, name.size() - 5);
-        try {
-            Fd file(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC));
-            if (!file) continue;
-            f.body = nlohmann::json::parse(fs::read_stream(file.get(), kMaxAttachment, name));
-        } catch (const std::exception&) {
-            f.body = nlohmann::json::object();
-        }
-        Fd lock(::openat(dirfd, (f.id + ".lock").c_str(), O_RDONLY | O_CLOEXEC));
-        f.live = lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-        out.push_back(std::move(f));
-    }
-    ::closedir(listing);
-    return out;
-}
-
 void remove_attachment(int dirfd, const std::string& id) {
     ::unlinkat(dirfd, (id + ".json").c_str(), 0);
     ::unlinkat(dirfd, (id + ".lock").c_str(), 0);
@@ -197,6 +134,77 @@ void clean_stale(pid_t holder, const fsys::path& dir, int dirfd, const Found& f)
 }
 
 } // namespace
+
+namespace detail {
+
+std::optional<RunningHolder> running_holder(const fsys::path& dir) {
+    Fd f(::open((dir / "holder").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!f) return std::nullopt;
+    if (::flock(f.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt; // its holder is gone
+    char buf[4096];
+    const ssize_t n = ::pread(f.get(), buf, sizeof buf - 1, 0);
+    if (n <= 0) return std::nullopt;
+    const std::string content(buf, static_cast<std::size_t>(n)); // the fields' views' storage
+    auto fields = text::split(content, ' ');
+    if (fields.size() < 3 || fields[0].empty() ||
+        fields[0].find_first_not_of("0123456789") != std::string_view::npos)
+        return std::nullopt;
+    RunningHolder h;
+    h.inner = static_cast<pid_t>(std::stol(std::string(fields[0])));
+    h.uid_maps = std::string(fields[1]);
+    h.gid_maps = std::string(text::trim(fields[2]));
+    return h;
+}
+
+std::string ip_on(const nlohmann::json& attachment, const std::string& network) {
+    if (!attachment.contains("endpoints") || !attachment["endpoints"].is_array()) return "";
+    for (auto& e : attachment["endpoints"])
+        if (e.is_object() && e.value("network", "") == network) return e.value("ip", "");
+    return "";
+}
+
+// (read-only opens: closing them gives the holder's inotify no IN_CLOSE_WRITE of its own)
+std::vector<Found> read_attachments(int dirfd) {
+    std::vector<Found> out;
+    Fd d(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d) return out;
+    DIR* listing = ::fdopendir(::dup(d.get()));
+    if (!listing) return out;
+    while (auto* e = ::readdir(listing)) {
+        std::string name = e->d_name;
+        if (!name.ends_with(".json") || name.find(".tmp") != std::string::npos) continue;
+        Found f;
+        f.id = name.substr(0, name.size() - 5);
+        try {
+            Fd file(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!file) continue;
+            f.body = nlohmann::json::parse(fs::read_stream(file.get(), kMaxAttachment, name));
+        } catch (const std::exception&) {
+            f.body = nlohmann::json::object();
+        }
+        Fd lock(::openat(dirfd, (f.id + ".lock").c_str(), O_RDONLY | O_CLOEXEC));
+        f.live = lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+        out.push_back(std::move(f));
+    }
+    ::closedir(listing);
+    return out;
+}
+
+std::string free_address(const UserNetwork& n, const std::vector<Found>& found) {
+    const Cidr c = parse_cidr(n.subnet, "network " + n.name);
+    const std::uint32_t gw = parse_ipv4(n.gateway, "network " + n.name);
+    for (std::uint32_t a = c.network + 1; a < c.broadcast(); ++a) {
+        const std::string ip = ipv4_text(a);
+        if (a == gw ||
+            std::ranges::any_of(found, [&](const Found& f) { return ip_on(f.body, n.name) == ip; }))
+            continue;
+        return ip;
+    }
+    throw Error(Errc::conflict, "network " + n.name + " has no free address left in " + n.subnet,
+                "stop a container on it, or create a network with a wider --subnet");
+}
+
+} // namespace detail
 
 fsys::path holder_dir(const fsys::path& runtime_dir, const std::string& store_root) {
     return runtime_dir / "networks" / Sha256::hex_of(store_root).substr(0, 12);
@@ -246,19 +254,7 @@ Attachment::Attachment(const fsys::path& dir, const std::string& id, const std::
         for (auto& candidate : networks_)
             if (candidate.name == e.network) n = &candidate;
         if (!n) throw Error(Errc::internal, "network " + e.network + " is not among those given");
-        const Cidr c = parse_cidr(n->subnet, "network " + n->name);
-        const std::uint32_t gw = parse_ipv4(n->gateway, "network " + n->name);
-        for (std::uint32_t a = c.network + 1; a < c.broadcast() && e.ip.empty(); ++a) {
-            const std::string ip = ipv4_text(a);
-            if (a == gw || std::ranges::any_of(
-                               found, [&](const Found& f) { return ip_on(f.body, n->name) == ip; }))
-                continue;
-            e.ip = ip;
-        }
-        if (e.ip.empty())
-            throw Error(Errc::conflict,
-                        "network " + n->name + " has no free address left in " + n->subnet,
-                        "stop a container on it, or create a network with a wider --subnet");
+        e.ip = free_address(*n, found);
     }
     options_ = netavark_options(id_, name, endpoints_, networks_);
     held_ = FileLock(dir_ / "attachments" / (id_ + ".lock"), FileLock::Mode::exclusive);
@@ -295,9 +291,17 @@ void Attachment::detach() noexcept {
     try {
         FileLock lock(dir_ / "lock", FileLock::Mode::exclusive);
         if (netns_) {
+            // its file, as `network connect` and `disconnect` left it: the networks it is on now
+            auto options = options_;
+            try {
+                auto body = nlohmann::json::parse(
+                    fs::read_file(dir_ / "attachments" / (id_ + ".json"), kMaxAttachment));
+                if (body.contains("options")) options = body["options"];
+            } catch (const std::exception&) {
+            }
             try {
                 run_netavark(holder_, (dir_ / "netavark").string(), "teardown",
-                             "/proc/self/fd/" + std::to_string(netns_.get()), options_,
+                             "/proc/self/fd/" + std::to_string(netns_.get()), options,
                              {netns_.get()});
             } catch (const Error& e) {
                 log::debug("container " + id_ + ": " + e.message());

@@ -8,7 +8,8 @@
 //
 // Its directory, RUNTIME/networks/KEY/ (KEY: the store's root hashed): `lock` (every change to
 // what follows, under it), `holder` (the holder's pids, flock'ed by it while it lives),
-// `attachments/ID.json` (a container's addresses and netavark's input for it) with
+// `attachments/ID.json` (a container's addresses and netavark's input for it: the networks it
+// is on now, which `network connect`/`disconnect` of a running container change) with
 // `attachments/ID.lock` (flock'ed by the container's supervisor while it runs), `netavark/`
 // (aardvark-dns' files). The holder watches attachments/ (inotify): a lock released without its
 // attachment removed (a supervisor killed) has its netavark teardown run by the holder; when
@@ -72,6 +73,21 @@ class Attachment {
     FileLock held_; // attachments/ID.lock
     Fd netns_;      // the container's network namespace, for the teardown
 };
+
+// docker's network connect of a running container: E (its network N, its aliases) added to
+// the attachment of container ID (named NAME, its process PID) in DIR, under DIR's lock: an
+// address of N given, the next free ethN its interface, netavark's setup of N alone in PID's
+// network namespace, and the attachment's file (what its supervisor's teardown, or the
+// holder's, reads) updated. Returns E as made; MAC: netavark's. Error(conflict) when ID has no
+// attachment (it was not started on a user network, or has ended).
+Endpoint connect_running(const std::filesystem::path& dir, const std::string& id,
+                         const std::string& name, pid_t pid, Endpoint e, const UserNetwork& n,
+                         std::string& mac);
+// docker's network disconnect of a running container: its endpoint on NETWORK torn down
+// (netavark's teardown of that network alone, in PID's namespace) and taken out of the
+// attachment; false when it has none there.
+bool disconnect_running(const std::filesystem::path& dir, const std::string& id, pid_t pid,
+                        const std::string& network);
 
 // The holder process itself (`gantry __network-holder`): starts the namespaces, writes their id
 // maps (UID_MAPS and GID_MAPS as "C:H:S,..."), joins them to the outside with pasta, says

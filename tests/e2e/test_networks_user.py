@@ -163,12 +163,12 @@ def test_user_network_as_root(tmp_path, gantry_bin, peer_image):  # noqa: F811
     assert r.out.splitlines()[0].startswith("10.89.") and "gone" in r.out, r.out
     g.run("rm", "-f", "orphan")
     g.run("network", "rm", "again")
-    # refusals, named: a missing network, connect, another driver
+    # refusals, named: a missing network, a missing container to connect, another driver
     r = g.fail("run", "--rm", "--network", "nosuch", "peer:latest", "true")
     assert "network nosuch not found" in r.err, r.err
     g.run("network", "create", "pnet")
     r = g.fail("network", "connect", "pnet", "x")
-    assert "not served yet" in r.err, r.err
+    assert 'no container named "x"' in r.err, r.err
     r = g.fail("network", "create", "--driver", "macvlan", "m")
     assert "macvlan" in r.err, r.err
     assert g.run("network", "prune", "-f").out.split() == ["pnet"]

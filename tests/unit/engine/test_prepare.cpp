@@ -124,6 +124,21 @@ TEST(EnginePrepare, UserErrorsNameTheFlagAndLeaveNothing) {
         {[](RunRequest& r) { r.image.clear(); }, Errc::invalid, "invalid image reference \"\""},
         {[](RunRequest& r) { r.network = "mynet"; }, Errc::not_found, "network mynet not found"},
         {[](RunRequest& r) { r.network_aliases = {"db"}; }, Errc::usage, "--network-alias db"},
+        {[](RunRequest& r) {
+             r.network = "bridge";
+             r.more_networks = {"mynet"};
+         },
+         Errc::usage, "--network bridge --network mynet"},
+        {[](RunRequest& r) {
+             r.network = "mynet";
+             r.more_networks = {"mynet"};
+         },
+         Errc::usage, "--network mynet is given twice"},
+        {[](RunRequest& r) {
+             r.network = "mynet";
+             r.more_networks = {"othernet"};
+         },
+         Errc::not_found, "network mynet not found"},
         {[](RunRequest& r) { r.ipc = "container:x"; }, Errc::usage, "--ipc"},
         {[](RunRequest& r) {
              r.ipc = "host";

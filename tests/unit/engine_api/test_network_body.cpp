@@ -72,14 +72,25 @@ TEST(EngineApiNetworkBody, ContainerOnAUserNetworkWithComposesAliases) {
                        {"Links", nullptr}}}}}}}};
     auto r = create_request(body, "proj_web_1");
     EXPECT_EQ(r.network, "proj_default");
-    EXPECT_EQ(r.network_aliases, (std::vector<std::string>{"web", "c0ffee"}));
+    EXPECT_EQ(r.endpoint_aliases,
+              (std::vector<std::string>{"proj_default=web", "proj_default=c0ffee"}));
     body["NetworkingConfig"]["EndpointsConfig"]["proj_default"]["Aliases"] = {"a/b"};
     auto why = refused([&] { create_request(body, "proj_web_2"); });
     EXPECT_NE(why.find("not a name"), std::string::npos) << why;
     body["NetworkingConfig"]["EndpointsConfig"]["proj_default"]["Aliases"] = {"web"};
-    body["NetworkingConfig"]["EndpointsConfig"]["other"] = json::object();
-    why = refused([&] { create_request(body, "proj_web_2"); });
-    EXPECT_NE(why.find("one network"), std::string::npos) << why;
+    // another user network: joined too, with its own aliases (eth1)
+    body["NetworkingConfig"]["EndpointsConfig"]["other"] = {{"Aliases", {"api"}}};
+    r = create_request(body, "proj_web_2");
+    EXPECT_EQ(r.more_networks, (std::vector<std::string>{"other"}));
+    EXPECT_EQ(r.endpoint_aliases, (std::vector<std::string>{"other=api", "proj_default=web"}));
+    // a pre-defined network beside a user one: refused, as with NetworkMode bridge
+    body["NetworkingConfig"]["EndpointsConfig"]["bridge"] = json::object();
+    why = refused([&] { create_request(body, "proj_web_3"); });
+    EXPECT_NE(why.find("each is a user-defined network"), std::string::npos) << why;
+    body["NetworkingConfig"]["EndpointsConfig"].erase("bridge");
+    body["HostConfig"]["NetworkMode"] = "bridge";
+    why = refused([&] { create_request(body, "proj_web_4"); });
+    EXPECT_NE(why.find("each is a user-defined network"), std::string::npos) << why;
 }
 
 } // namespace engine_api_network_body_test
