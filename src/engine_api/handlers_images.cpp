@@ -38,6 +38,10 @@ json api_img_summary(const image_list::Entry& e, const std::vector<std::string>&
         } catch (const Error&) { // a SIF file's name: not a reference
         }
     }
+    if (tags.empty() && digests.empty() && e.where == image_list::Where::local) {
+        tags.push_back("<none>:<none>"); // docker 20.10's words for an untagged image
+        digests.push_back("<none>@<none>");
+    }
     json labels = json::object();
     for (auto& [k, v] : e.facts.labels) labels[k] = v;
     // where an image that is not in the local store is (gantry's labels; docker has none)

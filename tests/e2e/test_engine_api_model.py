@@ -304,3 +304,47 @@ def test_group_add_through_docker_py(svc, client):
     assert client.wait(c)["StatusCode"] == 0
     assert {"1000", "1001"} <= set(client.logs(c).decode().split())
     client.remove_container(c)
+
+
+def test_commit_through_docker_and_docker_py(svc, client):
+    """POST /commit: docker-py's commit (untagged, then with changes and the body's config) and
+    docker's CLI (named), with docker's fields of a committed image in its inspect."""
+    g = svc[0]
+    name = f"{TOKEN}-commit"
+    c = client.create_container("sample:latest", ["sh", "-c", "echo hello > /test"], name=name)
+    client.start(c)
+    assert client.wait(c)["StatusCode"] == 0
+    res = client.commit(c["Id"])  # untagged, as docker-py's test_commit
+    img = client.inspect_image(res["Id"])
+    assert img["Container"] == c["Id"] and img["ContainerConfig"]["Image"] == "sample:latest"
+    assert img["Parent"] == client.inspect_image("sample:latest")["Id"] and img["RepoTags"] == []
+    assert {"Id": res["Id"], "RepoTags": ["<none>:<none>"]}.items() <= \
+        [i for i in client.images() if i["Id"] == res["Id"]][0].items()
+    run = client.create_container(res["Id"], ["cat", "/test"])
+    client.start(run)
+    client.wait(run)
+    assert client.logs(run) == b"hello\n"
+    client.remove_container(run)
+    res2 = client.commit(c["Id"], repository=f"{TOKEN}/commit", tag="2", message="msg",
+                         author="me", changes=["EXPOSE 8000", 'CMD ["bash"]'],
+                         conf={"Env": ["FROM_BODY=1"], "Labels": {"body": "yes"}})
+    img = client.inspect_image(f"{TOKEN}/commit:2")
+    assert img["Id"] == res2["Id"] and img["Comment"] == "msg" and img["Author"] == "me"
+    assert "8000/tcp" in img["Config"]["ExposedPorts"] and img["Config"]["Cmd"] == ["bash"]
+    assert "FROM_BODY=1" in img["Config"]["Env"] and img["Config"]["Labels"]["body"] == "yes"
+    # a body field commit does not apply: 400 naming it; a change it does not take: 400
+    docker_py = pytest.importorskip("docker")
+    with pytest.raises(docker_py.errors.APIError, match="Hostname"):
+        client.commit(c["Id"], conf={"Hostname": "x"})
+    with pytest.raises(docker_py.errors.APIError, match="RUN"):
+        client.commit(c["Id"], changes=["RUN true"])
+    # docker's CLI
+    r = docker(svc, "commit", "-c", "ENV X=1", name, f"{TOKEN}/commit:3")
+    assert r.stdout.strip() == client.inspect_image(f"{TOKEN}/commit:3")["Id"]
+    assert docker(svc, "run", "--rm", f"{TOKEN}/commit:3", "sh", "-c",
+                  'cat /test; echo "$X"').stdout == "hello\n1\n"
+    client.remove_image(res["Id"])
+    for tag in ("2", "3"):
+        g.run("rmi", f"{TOKEN}/commit:{tag}")
+    client.remove_container(c)
+
