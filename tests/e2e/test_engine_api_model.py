@@ -348,3 +348,21 @@ def test_commit_through_docker_and_docker_py(svc, client):
         g.run("rmi", f"{TOKEN}/commit:{tag}")
     client.remove_container(c)
 
+
+def test_inspect_shows_the_runs_host_config_fields(svc, client):
+    """HostConfig's VolumesFrom, AutoRemove, PidMode, Init and Tmpfs, as docker-py's tests read
+    them, from what the create asked for."""
+    src = client.create_container("sample:latest", "true", name=f"{TOKEN}-vsrc")
+    hc = client.create_host_config(volumes_from=[f"{TOKEN}-vsrc"], auto_remove=True,
+                                   pid_mode="host", init=True, tmpfs={"/scratch": "size=1m"})
+    c = client.create_container("sample:latest", "true", host_config=hc)
+    host = client.inspect_container(c)["HostConfig"]
+    assert host["VolumesFrom"] == [f"{TOKEN}-vsrc"] and host["AutoRemove"] is True, host
+    assert host["PidMode"] == "host" and host["Init"] is True, host
+    assert host["Tmpfs"] == {"/scratch": "size=1m"}, host
+    plain = client.inspect_container(src)["HostConfig"]
+    assert plain["VolumesFrom"] is None and plain["AutoRemove"] is False, plain
+    assert plain["PidMode"] == "" and plain["Tmpfs"] == {}, plain
+    client.remove_container(c)
+    client.remove_container(src)
+
