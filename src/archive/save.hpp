@@ -26,10 +26,14 @@ struct SaveResult {
 // lazy::convert_to); it must be in the store. The saved image keeps the names of the original.
 using ManifestRewrite = std::function<oci::Digest(const oci::Digest& manifest)>;
 
+// What an image given by its ID is saved under: every name it has (gantry save's), or none
+// (docker's daemon's: the Engine API's GET /images/get; its load keeps such an image untagged).
+enum class IdNames { all, none };
+
 // refs: what the user typed (names or IDs); each is resolved in the store. OUT "-": the tar
 // is streamed to standard output (not for oci_dir).
 SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
                 const std::filesystem::path& out, SaveFormat format,
-                const ManifestRewrite& rewrite = {});
+                const ManifestRewrite& rewrite = {}, IdNames id_names = IdNames::all);
 
 } // namespace gantry::archive

@@ -145,8 +145,8 @@ Imported import_rootfs(store::Store& store, const ImportRequest& req) {
     if (req.ref.empty())
         throw Error(Errc::usage, "import needs a name for the image",
                     "gantry import " + (req.source.empty() ? std::string("FILE") : req.source) +
-                        " NAME[:TAG] (gantry's store keeps no untagged images: one without a "
-                        "name could not be found again)");
+                        " NAME[:TAG] (gantry import makes no untagged image; gantry commit "
+                        "and build do)");
     res.ref = oci::Reference::parse(req.ref).str();
 
     // a URL's download, in the store's tmp/ and removed however this ends

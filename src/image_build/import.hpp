@@ -19,8 +19,8 @@
 namespace gantry::image_build {
 
 struct ImportRequest {
-    std::string source; // a file, "-" (standard input), or an http(s) URL
-    std::string ref;    // the name to tag: required (gantry's store keeps no untagged images)
+    std::string source;               // a file, "-" (standard input), or an http(s) URL
+    std::string ref;                  // the name to tag: required (import makes no untagged image)
     std::vector<std::string> changes; // Dockerfile instructions, one each
     std::string message;              // the history entry's comment
     std::string platform;             // OS/ARCH[/VARIANT]; empty: this host's

@@ -98,4 +98,10 @@ Listing list(store::Store& store, const std::vector<std::string>& image_stores,
     return out;
 }
 
+std::size_t count_images(store::Store& store, const std::vector<std::string>& image_stores) {
+    std::set<std::string> ids;
+    for (const auto& e : list(store, image_stores, {}).entries) ids.insert(e.facts.id);
+    return ids.size();
+}
+
 } // namespace gantry::image_list

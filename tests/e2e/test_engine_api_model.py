@@ -10,6 +10,7 @@ module's token."""
 import datetime
 import functools
 import http.server
+import io
 import json
 import os
 import re
@@ -366,3 +367,23 @@ def test_inspect_shows_the_runs_host_config_fields(svc, client):
     client.remove_container(c)
     client.remove_container(src)
 
+
+def test_untagged_images_as_docker_keeps_them(svc, client):
+    """docker's untagged images through the API: a build without t is found by its ID, info's
+    Images counts each listed image once, and an image saved by its ID (no names, docker's
+    archive) loads back untagged with its ID."""
+    docker_py = pytest.importorskip("docker")
+    images = docker_py.DockerClient(base_url=f"unix://{svc[1]}", version="1.41").images
+    built, _ = images.build(fileobj=io.BytesIO(b"FROM sample:latest\nCMD echo hello world\n"))
+    assert client.inspect_image(built.id)["RepoTags"] == []
+    listed = client.images(all=True)
+    assert built.id in [i["Id"] for i in listed]
+    assert len({i["Id"] for i in listed}) == client.info()["Images"]
+    sample = images.get("sample:latest")
+    archive = b"".join(sample.save())
+    with tarfile.open(fileobj=io.BytesIO(archive)) as t:
+        assert json.load(t.extractfile("manifest.json"))[0]["RepoTags"] is None or \
+            json.load(t.extractfile("manifest.json"))[0]["RepoTags"] == []
+    loaded = images.load(archive)
+    assert [i.id for i in loaded] == [sample.id]
+    client.remove_image(built.id)
