@@ -139,7 +139,14 @@ Response handle_images(const ServiceContext& ctx, const Request& r) {
         }
         json out = json::array();
         for (auto& n : removal.untagged) out.push_back({{"Untagged", api_img_familiar(n)}});
-        for (auto& d : removal.deleted) out.push_back({{"Deleted", d.str()}});
+        for (auto& d : removal.deleted) { // docker's: the image's ID (its config's digest)
+            std::string id = d.str();
+            try {
+                id = oci::Manifest::parse(store.read_blob(d)).config.digest.str();
+            } catch (const Error&) { // its manifest unreadable: named by it
+            }
+            out.push_back({{"Deleted", id}});
+        }
         if (!removal.deleted.empty())
             store::collect(store, {removal.deleted.begin(), removal.deleted.end()});
         return json_response(200, out);

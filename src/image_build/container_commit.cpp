@@ -270,7 +270,8 @@ Committed commit_container(const records::ContainerState& s, const CommitRequest
         c.maps = {s.spec.uid_mappings, s.spec.gid_mappings}; // none: real root, no user namespace
         for (const auto& m : s.spec.mounts)
             if (m.destination.size() > 1) c.stubs.insert(m.destination.substr(1));
-        c.stubs.insert("etc/hostname"); // the runtime's own bind (runtime/mounts.cpp)
+        // the runtime's own binds (runtime/mounts.cpp): their empty targets
+        c.stubs.insert({"etc/hostname", "etc/hosts", "etc/resolv.conf"});
         c.privileged = req.privileged;
         c.keep_upper = true;
         layer = commit_upper(store, c);

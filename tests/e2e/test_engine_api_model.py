@@ -300,10 +300,12 @@ def test_import_from_the_body_and_a_url_through_docker_and_docker_py(svc, client
 def test_group_add_through_docker_py(svc, client):
     name = f"{TOKEN}-groups"
     c = client.create_container("sample:latest", "id -G", name=name,
-                                host_config=client.create_host_config(group_add=[1000, "1001"]))
+                                host_config=client.create_host_config(
+                                    group_add=[1000, "1001", "nogroup"]))
     client.start(c)
     assert client.wait(c)["StatusCode"] == 0
-    assert {"1000", "1001"} <= set(client.logs(c).decode().split())
+    # nogroup: the sample image's /etc/group says 65534
+    assert {"1000", "1001", "65534"} <= set(client.logs(c).decode().split())
     client.remove_container(c)
 
 
@@ -344,7 +346,7 @@ def test_commit_through_docker_and_docker_py(svc, client):
     assert r.stdout.strip() == client.inspect_image(f"{TOKEN}/commit:3")["Id"]
     assert docker(svc, "run", "--rm", f"{TOKEN}/commit:3", "sh", "-c",
                   'cat /test; echo "$X"').stdout == "hello\n1\n"
-    client.remove_image(res["Id"])
+    assert {"Deleted": res["Id"]} in client.remove_image(res["Id"])  # docker's: the image ID
     for tag in ("2", "3"):
         g.run("rmi", f"{TOKEN}/commit:{tag}")
     client.remove_container(c)
@@ -387,3 +389,13 @@ def test_untagged_images_as_docker_keeps_them(svc, client):
     loaded = images.load(archive)
     assert [i.id for i in loaded] == [sample.id]
     client.remove_image(built.id)
+
+
+def test_logs_stream_a_frame_per_line(svc, client):
+    """docker's log messages are lines: two lines written at once are two frames, as docker-py's
+    containers.run(stream=True) reads them."""
+    c = client.create_container("sample:latest", ["sh", "-c", "echo hello && echo world"])
+    client.start(c)
+    assert client.wait(c)["StatusCode"] == 0
+    assert list(client.logs(c, stream=True)) == [b"hello\n", b"world\n"]
+    client.remove_container(c)
