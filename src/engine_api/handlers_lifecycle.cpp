@@ -41,7 +41,9 @@ class ApiLcAttach : public Hijack {
     }
     void run(int sock, std::string early) override {
         ran_ = true;
-        if (logs_ && !attach_running(*logs_, streams_, sock, true, false, false)) {
+        // a container that never ran has recorded nothing: on to its start
+        if (logs_ && container_log::OutputReader::open(logs_->container_dir) &&
+            !attach_running(*logs_, streams_, sock, true, false, false)) {
             std::lock_guard<std::mutex> lock(s_->m); // the client hung up meanwhile
             s_->abandoned = true;
             s_->cv.notify_all();

@@ -399,3 +399,19 @@ def test_logs_stream_a_frame_per_line(svc, client):
     assert client.wait(c)["StatusCode"] == 0
     assert list(client.logs(c, stream=True)) == [b"hello\n", b"world\n"]
     client.remove_container(c)
+
+
+def test_attach_with_logs_before_the_first_start(svc, client):
+    """docker-py's attach_socket(logs=1, stream=1) before a container's first start: nothing was
+    recorded, so the attached start's output follows (the socket was closed at once before)."""
+    from docker.utils.socket import next_frame_header, read_exactly
+    c = client.create_container("sample:latest", "printf 'first words'", detach=True)
+    sock = client.attach_socket(c, {"stdout": 1, "stream": 1, "logs": 1})
+    try:
+        client.start(c)
+        stream, size = next_frame_header(sock)
+        assert (stream, read_exactly(sock, size)) == (1, b"first words")
+    finally:
+        sock.close()
+    assert client.wait(c)["StatusCode"] == 0
+    client.remove_container(c)
