@@ -415,3 +415,30 @@ def test_attach_with_logs_before_the_first_start(svc, client):
         sock.close()
     assert client.wait(c)["StatusCode"] == 0
     client.remove_container(c)
+
+
+def test_volume_mount_labels_make_the_volume_with_them(svc, client):
+    """HostConfig.Mounts[].VolumeOptions.Labels (docker-py's Mount(labels=...)) and --mount's
+    volume-label: the named volume the run makes carries them; an existing volume with other
+    labels is refused naming it."""
+    docker_py = pytest.importorskip("docker")
+    g = svc[0]
+    vol = f"{TOKEN}-labelled"
+    mount = docker_py.types.Mount(type="volume", source=vol, target="/data",
+                                  labels={"com.dockerpy.test": "true"})
+    c = client.create_container("sample:latest", ["true"],
+                                host_config=client.create_host_config(mounts=[mount]))
+    data = [m for m in client.inspect_container(c)["Mounts"] if m["Destination"] == "/data"]
+    assert len(data) == 1 and data[0]["Name"] == vol and data[0]["RW"] is True, data
+    assert client.inspect_volume(vol)["Labels"] == {"com.dockerpy.test": "true"}
+    client.remove_container(c)
+    # the CLI's --mount volume-label, and an existing volume with other labels
+    other = f"{TOKEN}-labelled2"
+    g.run("run", "--rm", "--mount", f"type=volume,src={other},dst=/d,volume-label=a=b",
+          "sample:latest", "true")
+    assert client.inspect_volume(other)["Labels"] == {"a": "b"}
+    r = g.run("run", "--rm", "--mount", f"type=volume,src={other},dst=/d,volume-label=a=c",
+              "sample:latest", "true", check=False)
+    assert r.code != 0 and "already exists with other labels" in r.err, r
+    for v in (vol, other):
+        client.remove_volume(v)
