@@ -249,8 +249,10 @@ std::string api_cb_mount(const json& m, std::vector<std::string>& tmpfs) {
                     for (const auto& [lk, lv] : o.items()) {
                         std::string w =
                             "volume-label=" + lk + "=" + api_cb_string(lv, f + ".Labels");
-                        if (w.find_first_of(",\"\n") != std::string::npos)
-                            api_cb_refuse(f + ".Labels", o, "a label with a comma or quote");
+                        if (lk.find('=') != std::string::npos ||
+                            w.find_first_of(",\"\n") != std::string::npos)
+                            api_cb_refuse(f + ".Labels", o,
+                                          "a label with a comma or quote, or = in its key");
                         volume_words += "," + w;
                     }
                 } else if (k == "NoCopy" && o.is_boolean()) {
@@ -295,7 +297,7 @@ std::string api_cb_mount(const json& m, std::vector<std::string>& tmpfs) {
                                 "\": it includes invalid characters for a local volume name, "
                                 "only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed");
     if (!volume_words.empty() && type != "volume")
-        api_cb_refuse("HostConfig.Mounts[].VolumeOptions", m["VolumeOptions"],
+        api_cb_refuse("HostConfig.Mounts[].VolumeOptions", m.value("VolumeOptions", json()),
                       "a volume mount's only");
     return "type=" + type + ",source=" + src + ",target=" + dst + (ro ? ",readonly" : "") +
            volume_words;
