@@ -116,7 +116,7 @@ gantry_module(apptainer PURPOSE "gantry apptainer, Apptainer's command line as a
 gantry_module(ocirt PURPOSE "the front end of gantry oci (containerd's runc shim, CRI pods, podman): runc's command-line contract over a bundle another engine prepared, through the same core as engine/ (records, runtime, GPUs)"
   DEPENDS cdi fuse gpu_vendors_all lazy oci records registry runtime sandbox sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info, events and stats (--format rows, inspect JSON, the events stream, StatsJSON) and docker's --filter"
-  DEPENDS gotemplate oci records store util)
+  DEPENDS engine gotemplate oci records store util)
 gantry_module(image_list PURPOSE "what gantry images and GET /images/json list: the local store's, lazily pulled and shared stores' images with docker's facts, sizes and filters"
   DEPENDS docker_model lazy oci sqsh store util)
 gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"

@@ -212,7 +212,7 @@ class Loader {
             if (e.contains("RepoTags") && e["RepoTags"].is_array())
                 for (auto& t : e["RepoTags"])
                     if (t.is_string()) img.refs.push_back(normalise_ref(t.get<std::string>()));
-            if (img.refs.empty())
+            if (img.refs.empty() && !opt_.keep_unnamed)
                 img.refs.push_back(fallback_repository(naming_path(), opt_.name) + ":latest");
             out.push_back(std::move(img));
         }
@@ -226,6 +226,12 @@ class Loader {
     // PLATFORMS (an OCI layout): a name given to several images holds each, one per platform;
     // else (a docker archive) the last image given a name keeps it, as docker load does.
     void tag_all(const std::vector<LoadedImage>& images, bool platforms) {
+        std::set<Digest> unnamed; // LoadOptions::keep_unnamed's
+        for (const auto& img : images)
+            if (img.refs.empty()) unnamed.insert(img.manifest);
+        if (!unnamed.empty())
+            store_.update_untagged(
+                [&](std::set<Digest>& u) { u.insert(unnamed.begin(), unnamed.end()); });
         std::map<std::string, std::vector<Digest>> named;
         for (const auto& img : images)
             for (const auto& r : img.refs) {
@@ -284,7 +290,7 @@ class Loader {
             for (const Candidate* c : chosen(cands)) {
                 LoadedImage img = image(c->manifest);
                 img.refs = c->refs;
-                if (img.refs.empty()) {
+                if (img.refs.empty() && !opt_.keep_unnamed) {
                     img.refs.push_back(fallback_repository(naming_path(), opt_.name) + ":latest");
                     if (unnamed > 1)
                         log::warn("several unnamed images in " + path_.string() +

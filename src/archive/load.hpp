@@ -23,6 +23,9 @@ struct LoadOptions {
     // what the archive is called in messages when PATH is not its name (a spooled stream:
     // "standard input"); its unnamed images are then named localhost/image
     std::string source;
+    // an image the archive names not at all is kept untagged (store::Store::untagged, docker
+    // load's way: the Engine API's), instead of being named after the archive (gantry load's)
+    bool keep_unnamed = false;
 };
 
 struct LoadedImage {

@@ -418,7 +418,7 @@ std::vector<store::PlatformImage> chosen_platforms(const store::Store& store,
 
 SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
                 const std::filesystem::path& out, SaveFormat format, const ManifestRewrite& rewrite,
-                const std::vector<oci::Platform>& want) {
+                const std::vector<oci::Platform>& want, IdNames id_names) {
     if (refs.empty()) throw Error(Errc::usage, "save needs at least one image");
     if (rewrite && format == SaveFormat::docker_archive)
         throw Error(Errc::usage, "save --compression needs --format oci-archive or oci-dir",
@@ -459,7 +459,8 @@ SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
         auto it = seen.find(key);
         if (it == seen.end()) {
             Named n{store::read_image(store, md), {}, {}};
-            if (ref.empty()) n.refs = n.image.refs; // by ID: keep all its names
+            if (ref.empty() && id_names == IdNames::all)
+                n.refs = n.image.refs; // by ID: keep all its names
             if (rewrite) n.image = store::read_image(store, rewrite(md));
             if (platforms.size() > 1)
                 for (auto& p : platforms)

@@ -30,6 +30,9 @@ using ManifestRewrite = std::function<oci::Digest(const oci::Digest& manifest)>;
 // `save --platform linux/amd64,linux/arm64/v8` (a list as docker 29's; also load --platform): each
 // parsed, Error(usage) naming an empty one or one given twice.
 std::vector<oci::Platform> parse_platforms(const std::string& text);
+// What an image given by its ID is saved under: every name it has (gantry save's), or none
+// (docker's daemon's: the Engine API's GET /images/get; its load keeps such an image untagged).
+enum class IdNames { all, none };
 
 // refs: what the user typed (names or IDs); each is resolved in the store. OUT "-": the tar
 // is streamed to standard output (not for oci_dir). PLATFORMS not empty: of each name only
@@ -38,6 +41,6 @@ std::vector<oci::Platform> parse_platforms(const std::string& text);
 SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
                 const std::filesystem::path& out, SaveFormat format,
                 const ManifestRewrite& rewrite = {},
-                const std::vector<oci::Platform>& platforms = {});
+                const std::vector<oci::Platform>& platforms = {}, IdNames id_names = IdNames::all);
 
 } // namespace gantry::archive

@@ -154,6 +154,7 @@ int run_build(Context& ctx, BuildFlags& o) {
     }
     for (const auto& t : o.tags) store::normalize(t); // a bad name fails before anything runs
     bo.tags = o.tags;
+    bo.keep_untagged = o.output.empty(); // docker's <none>:<none>; a SIF is the result of -o
     bo.target = o.target;
     bo.network = o.network;
     bo.platform = o.platform;

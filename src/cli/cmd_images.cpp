@@ -88,7 +88,12 @@ void register_images(CLI::App& app, Context& ctx) {
                     rows.push_back(row);
                     continue;
                 }
-                auto r = oci::Reference::parse(e.facts.reference);
+                // an untagged image (store::Store::untagged) has no reference: <none>:<none>
+                oci::Reference r;
+                if (e.facts.reference.empty())
+                    r.path = "<none>";
+                else
+                    r = oci::Reference::parse(e.facts.reference);
                 const bool lazy = e.where == image_list::Where::lazy;
                 auto id = oci::Digest::parse(e.facts.id);
                 if (o->quiet) {

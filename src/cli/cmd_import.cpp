@@ -27,7 +27,7 @@ void register_import(CLI::App& app, Context& ctx) {
                     "OS/ARCH[/VARIANT] the image is for (default: this host's)");
     cmd->footer("The tar's entries become the image's one layer as they are (owners and modes "
                 "too); the store unpacks it as it does any layer, refusing unsafe entries. "
-                "Unlike docker, a name is required: gantry's store keeps no untagged images.");
+                "Unlike docker, a name is required: gantry import makes no untagged image.");
     cmd->callback([&ctx, req] {
         ctx.action = [&ctx, req] {
             req->privileged = running_as_real_root();

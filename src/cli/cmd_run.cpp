@@ -218,8 +218,8 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.option(proc, "--pidfile", f->pidfile,
              "Write the host pid of the container's first process to this file once it runs");
     o.list(proc, "--group-add", f->group_add,
-           "Add a supplementary group to the process, by number (repeat; rootless: needs "
-           "subordinate group ids)");
+           "Add a supplementary group to the process, by number or by a name of the image's "
+           "/etc/group (repeat; rootless: needs subordinate group ids)");
     o.option(proc, "--log-driver", f->log_driver,
              "What keeps a detached container's output: json-file (the default) or local "
              "(both gantry's output file, read by `gantry logs`), none (nothing kept)");

@@ -3,6 +3,7 @@
 #include "cli/context.hpp"
 #include "docker_model/containers.hpp"
 #include "docker_model/system.hpp"
+#include "image_list/image_list.hpp"
 #include "oci/image.hpp"
 #include "records/state.hpp"
 #include "site/report.hpp"
@@ -80,7 +81,7 @@ void register_info(CLI::App& app, Context& ctx) {
                     ++f.containers;
                     ++(s.running() ? f.running : f.stopped);
                 }
-                f.images = ctx.store().refs().size();
+                f.images = image_list::count_images(ctx.store(), ctx.image_stores);
                 return print_formatted(o->format, docker_model::inspect_listing("the info"),
                                        {docker_model::info_json(f)});
             }

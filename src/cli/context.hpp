@@ -130,6 +130,7 @@ void register_rm(CLI::App& app, Context& ctx);
 void register_logs(CLI::App& app, Context& ctx);
 void register_wait(CLI::App& app, Context& ctx);
 void register_diff(CLI::App& app, Context& ctx);
+void register_commit(CLI::App& app, Context& ctx);
 void register_events(CLI::App& app, Context& ctx);
 void register_top(CLI::App& app, Context& ctx);
 void register_port(CLI::App& app, Context& ctx);

@@ -170,6 +170,7 @@ constexpr Command kCommands[] = {
     {"logs", register_logs},
     {"wait", register_wait},
     {"diff", register_diff},
+    {"commit __commit", register_commit}, // __commit: hidden, POST /commit's helper
     {"events", register_events},
     {"top", register_top},
     {"port", register_port},

@@ -51,6 +51,9 @@ bool await_output_copier(pid_t pid, int ms);
 // Appends DATA as one frame of docker's multiplexed format to OUT: the 8-byte header (stream id,
 // three zero bytes, the length big-endian), then the bytes. What the Engine API sends clients.
 void append_frame(std::string& out, int stream, const char* data, std::size_t n);
+// DATA as docker's log messages are framed: a frame per line (each with its new line), the
+// part after the last one a frame of its own, as docker's log drivers record a line a message.
+void append_line_frames(std::string& out, int stream, const char* data, std::size_t n);
 
 // A container's output file, opened for reading: the framed one, or the raw one older
 // containers have (read as stdout's).

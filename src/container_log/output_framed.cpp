@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <fcntl.h>
@@ -66,6 +67,17 @@ void append_frame(std::string& out, int stream, const char* data, std::size_t n)
     out_put_header(h, stream, n);
     out.append(h, 8);
     out.append(data, n);
+}
+
+void append_line_frames(std::string& out, int stream, const char* data, std::size_t n) {
+    std::size_t start = 0;
+    while (start < n) {
+        const void* nl = std::memchr(data + start, '\n', n - start);
+        std::size_t end =
+            nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) + 1 : n;
+        append_frame(out, stream, data + start, end - start);
+        start = end;
+    }
 }
 
 void copy_streams_framed(int out, int err, int file) {

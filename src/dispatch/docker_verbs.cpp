@@ -64,12 +64,7 @@ constexpr std::string_view kNoDaemon =
 constexpr Missing kMissing[] = {
     {"attach", "a detached container's output is a file: `gantry logs -f NAME`; run in the "
                "foreground (without -d) to use the container's stdin and terminal"},
-    {"commit", "gantry does not commit a container's changes into an image: describe them in a "
-               "Dockerfile and `gantry build` it (`gantry import` makes an image of a root "
-               "filesystem tar)"},
     {"update", "a container's limits are set when it starts (--memory, --cpus, --pids-limit)"},
-    {"diff", "a container's writes are its writable layer (docs/storage.md); gantry does not "
-             "compare it with the image"},
     {"export", "bind-mount a host directory and write the files there, or `gantry save` the image"},
     {"swarm", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
     {"service", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},

@@ -1,6 +1,7 @@
 #include "docker_model/containers.hpp"
 
 #include "docker_model/words.hpp"
+#include "engine/request_json.hpp"
 #include "network/ports.hpp"
 #include "records/health.hpp"
 #include "util/error.hpp"
@@ -218,6 +219,37 @@ json gpu_memory(const records::ContainerState& s, const oci::LinuxResources& res
     return out;
 }
 
+// HostConfig's fields of what the run asked for that the record does not keep: read from the
+// container's request.json (engine/request_json.hpp), kept for a container `create` or the
+// Engine API made (a foreground run's has none: docker's defaults then)
+void add_run_settings(const records::ContainerState& s, json& host) {
+    json volumes_from = nullptr, tmpfs = json::object();
+    bool auto_remove = false, init = false;
+    std::string ipc;
+    std::error_code ec;
+    if (!s.container_dir.empty() &&
+        std::filesystem::exists(std::filesystem::path(s.container_dir) / "request.json", ec))
+        try {
+            auto r = engine::read_request(s.container_dir);
+            if (!r.volumes_from.empty()) volumes_from = r.volumes_from;
+            auto_remove = r.rm;
+            init = r.init;
+            for (const auto& t : r.tmpfs) {
+                auto colon = t.find(':');
+                tmpfs[t.substr(0, colon)] = colon == std::string::npos ? "" : t.substr(colon + 1);
+            }
+            if (r.ipc == "host") ipc = "host";
+        } catch (const Error&) { // a damaged request: `gantry start` says so; inspect shows
+        }
+    host["VolumesFrom"] = volumes_from;
+    host["AutoRemove"] = auto_remove;
+    host["Init"] = init;
+    host["Tmpfs"] = tmpfs;
+    host["IpcMode"] = ipc.empty() ? "private" : ipc;
+    host["PidMode"] = s.spec.has_namespace("pid") ? "" : "host";
+    host["VolumeDriver"] = "";
+}
+
 } // namespace
 
 json inspect_container(const records::ContainerState& s, bool running) {
@@ -314,6 +346,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
         if (auto h = s.container_dir.empty() ? std::nullopt : records::read_health(s.container_dir))
             out["State"]["Health"] = h->to_json();
     }
+    add_run_settings(s, out["HostConfig"]);
     // --kernel-cache (engine/kernel_caches.hpp): the key, its directory and this container's role
     if (auto key = spec.annotations.find("io.gantry.kernel-cache.key");
         key != spec.annotations.end()) {

@@ -78,9 +78,19 @@ ImageFacts image_facts(const store::Image& img, const std::string& reference) {
 json inspect_image(store::Store& store, const store::Image& img) {
     auto sizes = store::image_sizes(store, {img.manifest_digest});
     auto it = sizes.find(img.manifest_digest);
-    return inspect_image(img, it != sizes.end()
-                                  ? it->second.unpacked
-                                  : static_cast<std::uint64_t>(img.compressed_size()));
+    json out =
+        inspect_image(img, it != sizes.end() ? it->second.unpacked
+                                             : static_cast<std::uint64_t>(img.compressed_size()));
+    // a committed image's parent (image_build/container_commit.hpp), when it is still here:
+    // the config's word alone could name anything
+    const auto& raw = img.config.raw;
+    if (auto p = raw.find("parent"); p != raw.end() && p->is_string()) try {
+            auto parent = oci::Digest::parse(p->get<std::string>());
+            auto found = store::find_image(store, parent.str());
+            if (found.id() == parent) out["Parent"] = parent.str();
+        } catch (const Error&) {
+        }
+    return out;
 }
 
 json inspect_image(const store::Image& img, std::uint64_t size) {
@@ -109,12 +119,22 @@ json inspect_image(const store::Image& img, std::uint64_t size) {
     }
     json layers = json::array();
     for (auto& d : img.config.diff_ids) layers.push_back(d.str());
+    // docker's fields of a committed image (its config's container, container_config, comment)
+    auto str_field = [&raw](const char* key) {
+        auto f = raw.find(key);
+        return f != raw.end() && f->is_string() ? f->get<std::string>() : std::string();
+    };
+    json container_config = raw.contains("container_config") && raw["container_config"].is_object()
+                                ? raw["container_config"]
+                                : json::object();
     const auto& p = img.config.platform;
     json out{{"Id", img.id().str()},
              {"RepoTags", tags},
              {"RepoDigests", digests},
              {"Parent", ""},
-             {"Comment", ""},
+             {"Comment", str_field("comment")},
+             {"Container", str_field("container")},
+             {"ContainerConfig", container_config},
              {"Created", img.config.created},
              {"Author", raw.value("author", "")},
              {"Config", c},

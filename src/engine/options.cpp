@@ -139,13 +139,19 @@ void add_options(const RunRequest& r, runspec::RunOptions& o) {
     for (const auto& g : r.group_add) {
         std::uint32_t gid = 0;
         auto [end, ec] = std::from_chars(g.data(), g.data() + g.size(), gid);
-        if (g.empty() || ec != std::errc{} || end != g.data() + g.size() || gid == 4294967295u)
+        if (!g.empty() && ec == std::errc{} && end == g.data() + g.size() && gid != 4294967295u) {
+            o.group_add.push_back(gid);
+            continue;
+        }
+        // a name: engine/image_groups.hpp looks it up in the image's /etc/group
+        if (g.empty() || (g[0] >= '0' && g[0] <= '9') || g.find_first_of(":\n") != g.npos)
             throw Error(Errc::usage,
-                        "--group-add " + g +
-                            ": gantry takes a numeric group ID (a name is not looked up in the "
-                            "image's /etc/group)",
-                        "give the group's number, e.g. --group-add 1000");
-        o.group_add.push_back(gid);
+                        "--group-add '" + g +
+                            "' is neither a group ID (0 to 4294967294) nor a "
+                            "group name",
+                        "give a number, e.g. --group-add 1000, or a name of the image's "
+                        "/etc/group");
+        o.group_add_names.push_back(g);
     }
     // keep-id: the caller's own ids inside (mapped to themselves), so the process runs as them
     if (r.userns == "keep-id" && o.user.empty())

@@ -9,6 +9,7 @@
 #include "engine/gpu_share.hpp"
 #include "engine/gpus.hpp"
 #include "engine/health.hpp"
+#include "engine/image_groups.hpp"
 #include "engine/kept_preparation.hpp"
 #include "engine/kernel_caches.hpp"
 #include "engine/labels.hpp"
@@ -316,6 +317,7 @@ void build_spec(Prepared& p) {
     add_exposed_ports(p.network, p.request, p.view.image.config.raw);
     const auto& config = p.view.image.config.raw;
     p.options.environment = runspec::environment(config, p.options);
+    resolve_group_names(p); // --group-add NAME: the image's /etc/group
     p.spec = runspec::build(config, p.options, p.view.passwd);
     join_container_network(p);
     p.spec.resources = runtime::to_linux_resources(p.resources); // inspect and bundles read them

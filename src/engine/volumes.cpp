@@ -23,9 +23,11 @@ std::string vol_csv_field(const std::string& key, const std::string& value) {
     return q + "\"";
 }
 
-// the directory of volume NAME, made when missing; "" makes an anonymous one, recorded in R
-std::string vol_dir(const store::Store& store, const std::string& name, RunRequest& r) {
-    auto v = store::create_volume(store, name, {});
+// the directory of volume NAME, made when missing (with LABELS: --mount's volume-label); ""
+// makes an anonymous one, recorded in R
+std::string vol_dir(const store::Store& store, const std::string& name, RunRequest& r,
+                    const std::map<std::string, std::string>& labels = {}) {
+    auto v = store::create_volume(store, name, labels);
     if (name.empty()) r.anonymous_volumes.push_back(v.name);
     return v.mountpoint.string();
 }
@@ -116,8 +118,8 @@ void resolve_named_volumes(const store::Store& store, RunRequest& r) {
     for (auto& m : r.mounts) {
         auto flag = runspec::parse_mount_flag(m);
         if (!flag.volume) continue;
-        m = vol_bind_word(vol_dir(store, flag.volume->name, r), flag.volume->target,
-                          flag.volume->readonly);
+        m = vol_bind_word(vol_dir(store, flag.volume->name, r, flag.volume->labels),
+                          flag.volume->target, flag.volume->readonly);
     }
     add_volumes_from(r);
 }

@@ -72,7 +72,7 @@ bool attach_running(const records::ContainerState& s, unsigned streams, int sock
     std::string out;
     auto sink = [&out, framed](int stream, const char* data, std::size_t n) {
         if (framed)
-            container_log::append_frame(out, stream, data, n);
+            container_log::append_line_frames(out, stream, data, n);
         else
             out.append(data, n);
     };

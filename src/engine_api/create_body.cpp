@@ -239,10 +239,33 @@ void api_cb_config(const json& body, engine::RunRequest& r, std::vector<std::str
 // HostConfig.Mounts' objects as --mount's words
 std::string api_cb_mount(const json& m, std::vector<std::string>& tmpfs) {
     if (!m.is_object()) api_cb_type("HostConfig.Mounts", "a list of objects");
-    std::string type, src, dst;
+    std::string type, src, dst, volume_words; // volume_words: VolumeOptions as --mount's
     bool ro = false;
     for (const auto& [key, v] : m.items()) {
         std::string f = "HostConfig.Mounts[]." + key;
+        if (key == "VolumeOptions" && v.is_object()) { // a new volume's labels, docker's nocopy
+            for (const auto& [k, o] : v.items()) {
+                if (k == "Labels" && o.is_object()) {
+                    for (const auto& [lk, lv] : o.items()) {
+                        std::string w =
+                            "volume-label=" + lk + "=" + api_cb_string(lv, f + ".Labels");
+                        if (lk.find('=') != std::string::npos ||
+                            w.find_first_of(",\"\n") != std::string::npos)
+                            api_cb_refuse(f + ".Labels", o,
+                                          "a label with a comma or quote, or = in its key");
+                        volume_words += "," + w;
+                    }
+                } else if (k == "NoCopy" && o.is_boolean()) {
+                    if (o.get<bool>()) volume_words += ",volume-nocopy";
+                } else if (k == "DriverConfig" && o.is_object() &&
+                           (!o.contains("Name") || o["Name"] == "local" || o["Name"] == "") &&
+                           api_cb_default(o.value("Options", json()))) {
+                } else if (!api_cb_default(o)) {
+                    api_cb_refuse(f + "." + k, o, "a volume's Labels and NoCopy only");
+                }
+            }
+            continue;
+        }
         if (key == "Type")
             type = api_cb_string(v, f);
         else if (key == "Source")
@@ -273,7 +296,11 @@ std::string api_cb_mount(const json& m, std::vector<std::string>& tmpfs) {
         throw ApiError(400, "invalid HostConfig.Mounts[].Source \"" + src +
                                 "\": it includes invalid characters for a local volume name, "
                                 "only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed");
-    return "type=" + type + ",source=" + src + ",target=" + dst + (ro ? ",readonly" : "");
+    if (!volume_words.empty() && type != "volume")
+        api_cb_refuse("HostConfig.Mounts[].VolumeOptions", m.value("VolumeOptions", json()),
+                      "a volume mount's only");
+    return "type=" + type + ",source=" + src + ",target=" + dst + (ro ? ",readonly" : "") +
+           volume_words;
 }
 
 void api_cb_device_requests(const json& v, engine::RunRequest& r) {

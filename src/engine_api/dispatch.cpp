@@ -73,6 +73,7 @@ Response dispatch(const ServiceContext& ctx, Request& request) {
         case RouteId::container_resize:
         case RouteId::container_attach:
         case RouteId::container_changes:
+        case RouteId::commit:
             return handle_lifecycle(ctx, request);
         case RouteId::exec_create:
         case RouteId::exec_start:

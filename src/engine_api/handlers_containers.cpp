@@ -57,8 +57,9 @@ json api_ctr_row(const records::ContainerState& s, bool up) {
 
 // A detached container's output, read as `gantry logs` reads it (container_log/output.hpp): the
 // STREAMS asked for, through VIEW (since, until, timestamps), framed as docker's multiplexed
-// stream (an 8-byte header: the stream, 0, 0, 0, the length big endian) with each chunk's own
-// stream when the container has no terminal; raw with one. An older container's file holds both
+// stream (an 8-byte header: the stream, 0, 0, 0, the length big endian), a frame per line as
+// docker's log messages are, with each chunk's own stream when the container has no terminal;
+// raw with one. An older container's file holds both
 // streams in one: stdout's. Following ends when the container has ended, or UNTIL has passed.
 class ApiCtrLogs : public Stream {
   public:
@@ -69,7 +70,7 @@ class ApiCtrLogs : public Stream {
           until_(view.until), s_(std::move(s)), state_file_(std::move(state_file)),
           sink_(view, [this](int stream, const char* data, std::size_t n) {
               if (framed_)
-                  container_log::append_frame(pending_, stream, data, n);
+                  container_log::append_line_frames(pending_, stream, data, n);
               else
                   pending_.append(data, n);
           }) {}

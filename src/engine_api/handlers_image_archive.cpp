@@ -27,6 +27,7 @@ Response api_iar_load(const ServiceContext& ctx, const Request& r) {
     for (auto it = given.first; it != given.second; ++it)
         if (!it->second.empty()) lo.platforms.push_back(query_platform(it->second));
     lo.privileged = running_as_real_root();
+    lo.keep_unnamed = true; // docker's: an archive's unnamed image stays untagged
     // opened now: the spooled file goes when the request ends, the job may still read it
     Fd fd(::open(r.upload.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_errno("cannot open the uploaded archive " + r.upload.string());
@@ -76,7 +77,9 @@ Response api_iar_get(const ServiceContext& ctx, const Request& r) {
     }
     std::filesystem::path tmp = tmpl;
     try {
-        archive::save(store, names, tmp, archive::SaveFormat::docker_archive, {}, platforms);
+        // by ID: no names, as docker's daemon writes it
+        archive::save(store, names, tmp, archive::SaveFormat::docker_archive, {}, platforms,
+                      archive::IdNames::none);
     } catch (...) {
         ::unlink(tmp.c_str());
         throw;

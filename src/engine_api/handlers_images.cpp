@@ -39,6 +39,10 @@ json api_img_summary(const image_list::Entry& e, const std::vector<std::string>&
         } catch (const Error&) { // a SIF file's name: not a reference
         }
     }
+    if (tags.empty() && digests.empty() && e.where == image_list::Where::local) {
+        tags.push_back("<none>:<none>"); // docker 20.10's words for an untagged image
+        digests.push_back("<none>@<none>");
+    }
     json labels = json::object();
     for (auto& [k, v] : e.facts.labels) labels[k] = v;
     // where an image that is not in the local store is (gantry's labels; docker has none)
@@ -146,7 +150,14 @@ Response handle_images(const ServiceContext& ctx, const Request& r) {
         }
         json out = json::array();
         for (auto& n : removal.untagged) out.push_back({{"Untagged", api_img_familiar(n)}});
-        for (auto& d : removal.deleted) out.push_back({{"Deleted", d.str()}});
+        for (auto& d : removal.deleted) { // docker's: the image's ID (its config's digest)
+            std::string id = d.str();
+            try {
+                id = oci::Manifest::parse(store.read_blob(d)).config.digest.str();
+            } catch (const Error&) { // its manifest unreadable: named by it
+            }
+            out.push_back({{"Deleted", id}});
+        }
         if (!removal.deleted.empty())
             store::collect(store, {removal.deleted.begin(), removal.deleted.end()});
         return json_response(200, out);

@@ -12,6 +12,7 @@
 #include "engine_api/spawn.hpp"
 #include "records/state.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <map>
 #include <mutex>
@@ -40,7 +41,9 @@ class ApiLcAttach : public Hijack {
     }
     void run(int sock, std::string early) override {
         ran_ = true;
-        if (logs_ && !attach_running(*logs_, streams_, sock, true, false, false)) {
+        // a container that never ran has recorded nothing: on to its start
+        if (logs_ && container_log::OutputReader::open(logs_->container_dir) &&
+            !attach_running(*logs_, streams_, sock, true, false, false)) {
             std::lock_guard<std::mutex> lock(s_->m); // the client hung up meanwhile
             s_->abandoned = true;
             s_->cv.notify_all();
@@ -205,8 +208,40 @@ Response api_lc_start(const ServiceContext& ctx, const Request& r,
 
 } // namespace
 
+// POST /commit (docker's query: container, repo, tag, comment, author, changes, pause; the body
+// Config fields over the container's): `gantry __commit` in a helper, the request on its stdin
+Response api_lc_commit(const ServiceContext& ctx, const Request& r) {
+    const std::string& name = r.arg("container");
+    if (name.empty()) throw ApiError(400, "commit needs the container: ?container=NAME");
+    auto found = records::StateDir().find(name);
+    if (!found) return error_response(404, "No such container: " + name);
+    std::string ref = r.arg("repo");
+    if (ref.empty() && !r.arg("tag").empty())
+        throw ApiError(400, "commit was given a tag without a repository (repo)");
+    if (!r.arg("tag").empty()) ref += ":" + r.arg("tag");
+    json changes = json::array();
+    auto [first, last] = r.query_all.equal_range("changes");
+    for (auto it = first; it != last; ++it) // docker's daemon splits each value at new lines
+        for (auto& line : text::split(it->second, '\n'))
+            if (!line.empty()) changes.push_back(std::string(line));
+    json body = parse_body(r.body);
+    json request = {{"container", found->id},
+                    {"ref", ref},
+                    {"changes", changes},
+                    {"config", body.is_null() ? json::object() : body},
+                    {"message", r.arg("comment")},
+                    {"author", r.arg("author")},
+                    {"pause", r.arg("pause").empty() || query_bool(r.arg("pause"))}};
+    auto res = run_helper(ctx.store_root, {"__commit"}, request.dump());
+    if (res.status != 0) throw_helper_failure(res, "commit");
+    std::string id = res.out;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    return json_response(201, {{"Id", id}});
+}
+
 Response handle_lifecycle(const ServiceContext& ctx, const Request& r) {
     if (r.route.id == RouteId::container_create) return api_lc_create(ctx, r);
+    if (r.route.id == RouteId::commit) return api_lc_commit(ctx, r);
     records::StateDir states;
     const std::string& name = r.route.params.at("id");
     auto found = states.find(name);

@@ -3,6 +3,7 @@
 #include "docker_model/events.hpp"
 #include "docker_model/system.hpp"
 #include "engine_api/api.hpp"
+#include "image_list/image_list.hpp"
 #include "records/events.hpp"
 #include "records/state.hpp"
 #include "util/hash.hpp"
@@ -89,7 +90,7 @@ Response handle_system(const ServiceContext& ctx, const Request& r) {
             ++f.containers;
             ++(s->running() ? f.running : f.stopped);
         }
-        f.images = ctx.store->refs().size();
+        f.images = image_list::count_images(*ctx.store, ctx.image_stores);
         return json_response(200, docker_model::info_json(f));
     }
     case RouteId::events: {

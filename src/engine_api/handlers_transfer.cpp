@@ -121,8 +121,8 @@ registry::ProgressObserver api_xfer_push_observer(const JobStream::Emit& emit) {
 
 // POST /images/create?fromSrc=: docker's import, `gantry import` in a helper (the importer
 // unpacks the layer, which forks): fromSrc - (the request body, spooled) or an http(s) URL
-// (gantry import fetches it), repo and tag naming the image (repo is required: gantry's store
-// keeps no untagged image), changes (repeatable: import's --change), message, platform.
+// (gantry import fetches it), repo and tag naming the image (repo is required: gantry import
+// makes no untagged image), changes (repeatable: import's --change), message, platform.
 // docker's answer: the JSON line {"status": "sha256:ID"}.
 Response api_xfer_import(const ServiceContext& ctx, const Request& r) {
     const std::string& src = r.arg("fromSrc");
@@ -130,7 +130,7 @@ Response api_xfer_import(const ServiceContext& ctx, const Request& r) {
         throw ApiError(400, "fromImage (a pull) and fromSrc (an import) cannot go together");
     const std::string& repo = r.arg("repo");
     if (repo.empty())
-        throw ApiError(400, "an import needs repo, the image's name: gantry's store keeps no "
+        throw ApiError(400, "an import needs repo, the image's name: gantry import makes no "
                             "untagged image (docker import TAR NAME[:TAG])");
     std::string source;
     if (src == "-") {

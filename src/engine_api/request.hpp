@@ -80,6 +80,7 @@ enum class RouteId {
     container_resize,
     container_attach,
     container_changes,
+    commit,
     exec_create,
     exec_start,
     exec_inspect,

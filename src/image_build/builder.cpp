@@ -114,6 +114,8 @@ class Builder {
             store_.update_refs([&](store::RefMap& m) {
                 for (const auto& t : res_.tags) m[t] = res_.manifest;
             });
+        else if (opt_.keep_untagged)
+            store_.update_untagged([&](std::set<oci::Digest>& u) { u.insert(res_.manifest); });
         return res_;
     }
 

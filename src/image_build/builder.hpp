@@ -42,6 +42,9 @@ struct BuildOptions {
     std::vector<std::string> entrypoint_prefix; // put before the result's Entrypoint
     std::vector<std::string> test_argv; // run on the result before it is tagged; writes dropped
     std::vector<std::string> tags;
+    // no tags: the image is kept untagged (store::Store::untagged, docker's <none>:<none>), so
+    // it is found by its ID; else (build -o FILE.sif) nothing keeps it from `system prune`
+    bool keep_untagged = false;
     std::map<std::string, std::string> build_args;
     std::map<std::string, std::string> labels;
     std::vector<Secret> secrets;

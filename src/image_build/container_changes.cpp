@@ -67,6 +67,9 @@ std::vector<ContainerChange> container_changes(const records::ContainerState& s)
     std::set<std::string> stubs; // the runtime's mount targets ("etc/hosts", "proc")
     for (const auto& m : s.spec.mounts)
         if (m.destination.size() > 1) stubs.insert(m.destination.substr(1));
+    // the runtime's own binds (runtime/mounts.cpp): an etc/ holding only their empty targets
+    // is no change
+    stubs.insert({"etc/hostname", "etc/hosts", "etc/resolv.conf"});
     std::vector<ContainerChange> out;
     TarSink sink{[&](archive_entry* e) {
                      std::string path = archive_entry_pathname(e);

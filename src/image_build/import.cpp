@@ -26,9 +26,13 @@ namespace gantry::image_build {
 
 namespace {
 
-// docker's list (docker import --help, `commit --change`)
-constexpr std::string_view kAllowed[] = {"CMD",     "ENTRYPOINT", "ENV",  "EXPOSE", "LABEL",
-                                         "ONBUILD", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"};
+// docker's list (docker import --help)
+constexpr std::string_view kImportAllowed[] = {"CMD",    "ENTRYPOINT", "ENV",        "EXPOSE",
+                                               "LABEL",  "ONBUILD",    "STOPSIGNAL", "USER",
+                                               "VOLUME", "WORKDIR"};
+// docker commit's (docker commit --help; STOPSIGNAL is import's only)
+constexpr std::string_view kCommitAllowed[] = {"CMD",     "ENTRYPOINT", "ENV",    "EXPOSE", "LABEL",
+                                               "ONBUILD", "USER",       "VOLUME", "WORKDIR"};
 
 // A file descriptor as a layer::Reader (the tarball, compressed or not: libarchive's filters
 // decompress it in layer::TarReader).
@@ -56,8 +60,22 @@ std::int64_t now_seconds() {
 
 } // namespace
 
-nlohmann::json apply_changes(const std::vector<std::string>& changes) {
+namespace {
+
+template <std::size_t N>
+std::string allowed_words(const std::string_view (&allowed)[N]) {
+    std::string out;
+    for (std::size_t i = 0; i < N; ++i)
+        out += (i == 0 ? "" : i + 1 == N ? " and " : ", ") + std::string(allowed[i]);
+    return out;
+}
+
+template <std::size_t N>
+nlohmann::json apply_allowed(const std::vector<std::string>& changes, nlohmann::json base,
+                             const std::string_view (&allowed)[N], const std::string& verb,
+                             const std::string& instead) {
     StageState state;
+    state.config = base.is_object() ? std::move(base) : nlohmann::json::object();
     for (auto& change : changes) {
         if (text::first_non_utf8(change))
             throw Error(Errc::usage,
@@ -79,14 +97,11 @@ nlohmann::json apply_changes(const std::vector<std::string>& changes) {
             throw Error(Errc::usage, "--change '" + change + "' is not one instruction",
                         "give each instruction its own --change");
         const auto& ins = parsed.instructions[1];
-        if (std::find(std::begin(kAllowed), std::end(kAllowed), ins.keyword) == std::end(kAllowed))
+        if (std::find(std::begin(allowed), std::end(allowed), ins.keyword) == std::end(allowed))
             throw Error(Errc::usage,
-                        "--change " + ins.keyword +
-                            ": import applies only CMD, ENTRYPOINT, ENV, "
-                            "EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, "
-                            "VOLUME and WORKDIR",
-                        "to run commands or copy files, write a Dockerfile FROM the imported "
-                        "image and `gantry build` it");
+                        "--change " + ins.keyword + ": " + verb + " applies only " +
+                            allowed_words(allowed),
+                        instead);
         if (ins.keyword == "ONBUILD") {
             state.config["OnBuild"].push_back(ins.args);
             continue;
@@ -98,6 +113,22 @@ nlohmann::json apply_changes(const std::vector<std::string>& changes) {
         }
     }
     return state.config;
+}
+
+} // namespace
+
+nlohmann::json apply_changes(const std::vector<std::string>& changes) {
+    return apply_allowed(changes, nlohmann::json::object(), kImportAllowed, "import",
+                         "to run commands or copy files, write a Dockerfile FROM the imported "
+                         "image and `gantry build` it");
+}
+
+nlohmann::json apply_commit_changes(const std::vector<std::string>& changes,
+                                    nlohmann::json config) {
+    return apply_allowed(changes, std::move(config), kCommitAllowed, "commit",
+                         "to run commands or copy files, change the container (gantry exec, "
+                         "gantry cp) before the commit, or write a Dockerfile FROM the "
+                         "committed image");
 }
 
 Imported import_rootfs(store::Store& store, const ImportRequest& req) {
@@ -114,8 +145,8 @@ Imported import_rootfs(store::Store& store, const ImportRequest& req) {
     if (req.ref.empty())
         throw Error(Errc::usage, "import needs a name for the image",
                     "gantry import " + (req.source.empty() ? std::string("FILE") : req.source) +
-                        " NAME[:TAG] (gantry's store keeps no untagged images: one without a "
-                        "name could not be found again)");
+                        " NAME[:TAG] (gantry import makes no untagged image; gantry commit "
+                        "and build do)");
     res.ref = oci::Reference::parse(req.ref).str();
 
     // a URL's download, in the store's tmp/ and removed however this ends

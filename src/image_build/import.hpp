@@ -19,8 +19,8 @@
 namespace gantry::image_build {
 
 struct ImportRequest {
-    std::string source; // a file, "-" (standard input), or an http(s) URL
-    std::string ref;    // the name to tag: required (gantry's store keeps no untagged images)
+    std::string source;               // a file, "-" (standard input), or an http(s) URL
+    std::string ref;                  // the name to tag: required (import makes no untagged image)
     std::vector<std::string> changes; // Dockerfile instructions, one each
     std::string message;              // the history entry's comment
     std::string platform;             // OS/ARCH[/VARIANT]; empty: this host's
@@ -41,5 +41,9 @@ Imported import_rootfs(store::Store& store, const ImportRequest& req);
 // The config-only instructions CHANGES applied to an empty image config's "config" object, as
 // `import --change` applies them; Error(usage) naming one that is not allowed or does not parse.
 nlohmann::json apply_changes(const std::vector<std::string>& changes);
+// CHANGES applied to CONFIG (an image config's "config" object) as `gantry commit --change`
+// applies them: docker commit's list (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER,
+// VOLUME, WORKDIR), words expanded against CONFIG's Env; Error(usage) as apply_changes.
+nlohmann::json apply_commit_changes(const std::vector<std::string>& changes, nlohmann::json config);
 
 } // namespace gantry::image_build

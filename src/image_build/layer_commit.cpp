@@ -28,7 +28,9 @@ std::optional<WorkLayer> write_layer(store::Store& store, const UpperCommit& c) 
     std::size_t n = write_upper(c.upper, c.epoch, sink, c.stubs, c.links);
     auto [blob, diff] = out.finish();
     std::error_code ec;
-    for (const auto& d : stdfs::directory_iterator(c.upper, ec)) stdfs::remove_all(d.path(), ec);
+    if (!c.keep_upper)
+        for (const auto& d : stdfs::directory_iterator(c.upper, ec))
+            stdfs::remove_all(d.path(), ec);
     if (n == 0) return std::nullopt; // the blob of an empty tar stays for prune to collect
     return WorkLayer{blob, diff, static_cast<std::int64_t>(out.blob_size()), ""};
 }

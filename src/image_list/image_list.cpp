@@ -41,6 +41,20 @@ Listing list(store::Store& store, const std::vector<std::string>& image_stores,
             locals.push_back(std::move(e));
         }
     }
+    // the untagged images (a commit without a name: docker's dangling ones), after the named
+    for (auto& md : store.untagged()) {
+        Entry e;
+        try {
+            e.image = store::read_image(store, md);
+        } catch (const Error& err) {
+            log::warn("untagged image " + md.str() + ": " + err.message() +
+                      " (run `gantry system fsck`)");
+            continue;
+        }
+        e.facts = docker_model::image_facts(*e.image, "");
+        facts.push_back(e.facts);
+        locals.push_back(std::move(e));
+    }
     std::optional<docker_model::ImageFilter> filter;
     if (!filters.empty()) filter.emplace(filters, facts);
     auto keep = [&](const docker_model::ImageFacts& f) { return !filter || filter->matches(f); };
@@ -82,6 +96,12 @@ Listing list(store::Store& store, const std::vector<std::string>& image_stores,
         out.entries.push_back(std::move(e));
     }
     return out;
+}
+
+std::size_t count_images(store::Store& store, const std::vector<std::string>& image_stores) {
+    std::set<std::string> ids;
+    for (const auto& e : list(store, image_stores, {}).entries) ids.insert(e.facts.id);
+    return ids.size();
 }
 
 } // namespace gantry::image_list

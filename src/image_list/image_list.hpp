@@ -44,4 +44,8 @@ struct Listing {
 Listing list(store::Store& store, const std::vector<std::string>& image_stores,
              const std::vector<std::string>& filters);
 
+// docker info's Images: how many images list() gives, each counted once (by its ID) however
+// many names it is listed under; the untagged ones too.
+std::size_t count_images(store::Store& store, const std::vector<std::string>& image_stores);
+
 } // namespace gantry::image_list

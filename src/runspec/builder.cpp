@@ -351,6 +351,9 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
         for (auto& p : users)
             if (p.uid == 0) home = p.home;
     }
+    if (!opt.group_add_names.empty())
+        throw Error(Errc::internal, "--group-add " + opt.group_add_names.front() +
+                                        ": the name was not looked up in the image");
     for (auto g : opt.group_add) // docker's --group-add: beside the user's own
         if (std::find(s.additional_gids.begin(), s.additional_gids.end(), g) ==
             s.additional_gids.end())

@@ -34,11 +34,14 @@ struct RunOptions {
     std::string workdir;                  // -w
     std::string user;                     // -u UID[:GID]
     std::vector<std::uint32_t> group_add; // --group-add: supplementary gids
-    std::string hostname;                 // --hostname
-    std::vector<BindMount> binds;         // -v / --mount type=bind
-    std::vector<std::string> tmpfs;       // --tmpfs DST[:opts]
-    bool read_only = false;               // --read-only
-    bool ipc_host = false;                // --ipc host: the host's IPC namespace and /dev/shm
+    // --group-add NAME: looked up in the image's /etc/group (engine/image_groups.hpp) into
+    // group_add before the spec is built; build() refuses one left here
+    std::vector<std::string> group_add_names;
+    std::string hostname;           // --hostname
+    std::vector<BindMount> binds;   // -v / --mount type=bind
+    std::vector<std::string> tmpfs; // --tmpfs DST[:opts]
+    bool read_only = false;         // --read-only
+    bool ipc_host = false;          // --ipc host: the host's IPC namespace and /dev/shm
     bool uts_host = false; // --uts host: the host's UTS namespace (its hostname, not settable)
     bool pid_host = false; // --pid host: the host's PID namespace and /proc
     std::optional<std::uint64_t> shm_size;      // --shm-size in bytes (default 64 MiB, as docker)

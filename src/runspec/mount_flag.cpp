@@ -85,6 +85,7 @@ MountFlag parse_mount_flag(const std::string& text) {
     const std::string what = "--mount " + text;
     std::string type = "volume"; // docker's default
     std::string source, target, propagation, size, mode;
+    std::map<std::string, std::string> labels; // volume-label
     bool readonly = false, have_source = false;
     std::set<std::string> bind_keys, tmpfs_keys, volume_keys; // the keys of one type, as given
     for (const auto& field : mount_csv_fields(text)) {
@@ -158,6 +159,11 @@ MountFlag parse_mount_flag(const std::string& text) {
                 throw Error(Errc::unsupported, what + ": gantry's volumes are local directories",
                             "drop volume-driver, or give volume-driver=local");
             volume_keys.insert(key);
+        } else if (key == "volume-label") {
+            need_value();
+            auto eq2 = value.find('=');
+            labels[value.substr(0, eq2)] = eq2 == std::string::npos ? "" : value.substr(eq2 + 1);
+            volume_keys.insert(key);
         } else if (key.starts_with("volume-")) {
             throw Error(Errc::unsupported,
                         what + ": " + key +
@@ -192,7 +198,7 @@ MountFlag parse_mount_flag(const std::string& text) {
                         what + ": \"" + source +
                             "\" is not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)",
                         "give a volume's name, or type=bind for a host path");
-        out.volume = VolumeMount{source, target, readonly};
+        out.volume = VolumeMount{source, target, readonly, std::move(labels)};
         return out;
     }
     mixed(volume_keys, "volume");

@@ -11,13 +11,15 @@
 //   tmpfs-size=SIZE (docker's units: 64m), tmpfs-mode=OCTAL        (tmpfs only)
 //   type=volume: source=NAME (a named volume, engine/volumes.hpp makes it on first use; no
 //   source: an anonymous volume, VolumeMount's name empty), volume-nocopy (gantry never copies the
-//   image's files into a new volume: =false is refused), volume-driver=local; other volume-* keys
-//   refused.
+//   image's files into a new volume: =false is refused), volume-driver=local, volume-label=K[=V]
+//   (repeatable: the labels of the volume the run makes; an existing one must have them); other
+//   volume-* keys refused.
 // An unknown key, a key of another type, a bad value: Error(usage) naming it.
 #pragma once
 
 #include "runspec/builder.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -26,6 +28,7 @@ namespace gantry::runspec {
 struct VolumeMount {
     std::string name, target; // name "": an anonymous volume
     bool readonly = false;
+    std::map<std::string, std::string> labels; // volume-label
 };
 
 struct MountFlag {

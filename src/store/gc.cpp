@@ -31,6 +31,7 @@ Live live_set(const Store& store) {
     std::map<Digest, std::set<std::string>> roots;
     auto named = store.names();
     for (auto& [k, v] : named.refs) roots[v].insert("image " + k);
+    for (auto& v : named.untagged) roots[v].insert("untagged image " + v.short_id());
     // a name's index (store/platforms.hpp) and the images of every platform it lists
     for (auto& [k, index] : named.indexes) {
         if (!named.refs.count(k)) continue;

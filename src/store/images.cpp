@@ -75,6 +75,7 @@ Digest resolve_in(const Store& store, const RefMap& refs, const std::string& tex
     std::set<Digest> matches;
     std::set<Digest> images; // every image named: the names' defaults and their platforms'
     for (auto& [k, v] : refs) images.insert(v);
+    for (auto& v : store.untagged()) images.insert(v);
     for (auto& [k, index] : store.indexes()) try {
             for (auto& d : oci::Index::parse(store.read_blob(index)).manifests)
                 images.insert(d.digest);
@@ -229,6 +230,7 @@ Removal remove_image(Store& store, const std::string& arg, bool force,
         store.update_refs([&](RefMap& m) {
             for (auto& n : names) m.erase(n);
         });
+        store.update_untagged([&](std::set<Digest>& u) { u.erase(taken.front()); });
         out.untagged.insert(out.untagged.end(), names.begin(), names.end());
     } else if (platform) {
         remove_platform(store, as_ref, *platform);

@@ -216,6 +216,14 @@ IndexMap indexes_of(const oci::json& doc) {
     return out;
 }
 
+std::set<Digest> untagged_of(const oci::json& doc) {
+    std::set<Digest> out;
+    if (auto it = doc.find("untagged"); it != doc.end() && it->is_array())
+        for (auto& v : *it)
+            if (v.is_string()) out.insert(Digest::parse(v.get<std::string>()));
+    return out;
+}
+
 SizeMap sizes_of(const oci::json& doc) {
     SizeMap out;
     auto it = doc.find("sizes");
@@ -246,7 +254,15 @@ IndexMap Store::indexes() const {
 
 Store::Names Store::names() const {
     auto doc = read_refs_doc(root_);
-    return {refs_of(doc), indexes_of(doc)};
+    return {refs_of(doc), indexes_of(doc), untagged_of(doc)};
+}
+
+std::set<Digest> Store::untagged() const {
+    return untagged_of(read_refs_doc(root_));
+}
+
+void Store::update_untagged(const std::function<void(std::set<Digest>&)>& change) {
+    update_all([&](RefMap&, IndexMap&, std::set<Digest>& u) { change(u); });
 }
 
 SizeMap Store::recorded_sizes() const {
@@ -258,12 +274,17 @@ void Store::update_refs(const std::function<void(RefMap&)>& change) {
 }
 
 void Store::update_names(const std::function<void(RefMap&, IndexMap&)>& change) {
+    update_all([&](RefMap& m, IndexMap& idx, std::set<Digest>&) { change(m, idx); });
+}
+
+void Store::update_all(const std::function<void(RefMap&, IndexMap&, std::set<Digest>&)>& change) {
     FileLock lock(root_ / "locks/refs", FileLock::Mode::exclusive);
     auto before = read_refs_doc(root_);
     RefMap m = refs_of(before);
     IndexMap idx = indexes_of(before);
+    std::set<Digest> untagged = untagged_of(before);
     SizeMap known = sizes_of(before);
-    change(m, idx);
+    change(m, idx, untagged);
     oci::json doc;
     doc["refs"] = oci::json::object();
     for (auto& [k, v] : m) doc["refs"][k] = v.str();
@@ -288,6 +309,15 @@ void Store::update_names(const std::function<void(RefMap&, IndexMap&)>& change) 
         images.insert(images.end(), members.begin(), members.end());
     }
     if (!indexes.empty()) doc["indexes"] = std::move(indexes);
+    // an untagged image given a name is named now: it leaves the list
+    for (auto& v : images) untagged.erase(v);
+    if (!untagged.empty()) {
+        doc["untagged"] = oci::json::array();
+        for (auto& v : untagged) {
+            doc["untagged"].push_back(v.str());
+            images.push_back(v);
+        }
+    }
     oci::json sizes = oci::json::object();
     for (auto& v : images) {
         if (sizes.contains(v.str())) continue;

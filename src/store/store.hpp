@@ -143,12 +143,20 @@ class Store {
     // references. After CHANGE, an index whose name is gone, or whose name now maps to an image
     // the index does not list (a name given to another image), is dropped with it.
     IndexMap indexes() const;
+    // Untagged images (docker's dangling ones, `<none>:<none>`): a commit without a name keeps
+    // its image here, in refs.json's "untagged" list of manifest digests. Such an image is
+    // found by its ID, listed, a root for garbage collection, removed by `rmi ID`; one given a
+    // name leaves the list (it is named now).
     struct Names {
         RefMap refs;
         IndexMap indexes;
+        std::set<Digest> untagged;
     };
-    Names names() const; // both from one read of refs.json
+    Names names() const; // all three from one read of refs.json
     void update_names(const std::function<void(RefMap&, IndexMap&)>& change);
+    std::set<Digest> untagged() const;
+    // Read-modify-write of the untagged list, under the refs lock as update_names.
+    void update_untagged(const std::function<void(std::set<Digest>&)>& change);
     // The sizes recorded in refs.json (images named before sizes were recorded have none:
     // store/images.hpp's image_sizes computes and records them).
     SizeMap recorded_sizes() const;
@@ -196,6 +204,7 @@ class Store {
     stdfs::path verdicts_dir() const { return root_ / "verdicts"; }
 
   private:
+    void update_all(const std::function<void(RefMap&, IndexMap&, std::set<Digest>&)>& change);
     stdfs::path root_;
 };
 

@@ -21,8 +21,8 @@ def _open_layer(data: bytes):
 
 
 def _norm(name: str) -> str:
-    name = name.lstrip("./").rstrip("/")
-    return name
+    # "./.wh.x" -> ".wh.x": a leading dot of the name itself is kept
+    return name.removeprefix("./").strip("/")
 
 
 def tree_and_config(archive):

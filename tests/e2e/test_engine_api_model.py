@@ -10,6 +10,7 @@ module's token."""
 import datetime
 import functools
 import http.server
+import io
 import json
 import os
 import re
@@ -299,8 +300,145 @@ def test_import_from_the_body_and_a_url_through_docker_and_docker_py(svc, client
 def test_group_add_through_docker_py(svc, client):
     name = f"{TOKEN}-groups"
     c = client.create_container("sample:latest", "id -G", name=name,
-                                host_config=client.create_host_config(group_add=[1000, "1001"]))
+                                host_config=client.create_host_config(
+                                    group_add=[1000, "1001", "nogroup"]))
     client.start(c)
     assert client.wait(c)["StatusCode"] == 0
-    assert {"1000", "1001"} <= set(client.logs(c).decode().split())
+    # nogroup: the sample image's /etc/group says 65534
+    assert {"1000", "1001", "65534"} <= set(client.logs(c).decode().split())
     client.remove_container(c)
+
+
+def test_commit_through_docker_and_docker_py(svc, client):
+    """POST /commit: docker-py's commit (untagged, then with changes and the body's config) and
+    docker's CLI (named), with docker's fields of a committed image in its inspect."""
+    g = svc[0]
+    name = f"{TOKEN}-commit"
+    c = client.create_container("sample:latest", ["sh", "-c", "echo hello > /test"], name=name)
+    client.start(c)
+    assert client.wait(c)["StatusCode"] == 0
+    res = client.commit(c["Id"])  # untagged, as docker-py's test_commit
+    img = client.inspect_image(res["Id"])
+    assert img["Container"] == c["Id"] and img["ContainerConfig"]["Image"] == "sample:latest"
+    assert img["Parent"] == client.inspect_image("sample:latest")["Id"] and img["RepoTags"] == []
+    assert {"Id": res["Id"], "RepoTags": ["<none>:<none>"]}.items() <= \
+        [i for i in client.images() if i["Id"] == res["Id"]][0].items()
+    run = client.create_container(res["Id"], ["cat", "/test"])
+    client.start(run)
+    client.wait(run)
+    assert client.logs(run) == b"hello\n"
+    client.remove_container(run)
+    res2 = client.commit(c["Id"], repository=f"{TOKEN}/commit", tag="2", message="msg",
+                         author="me", changes=["EXPOSE 8000", 'CMD ["bash"]'],
+                         conf={"Env": ["FROM_BODY=1"], "Labels": {"body": "yes"}})
+    img = client.inspect_image(f"{TOKEN}/commit:2")
+    assert img["Id"] == res2["Id"] and img["Comment"] == "msg" and img["Author"] == "me"
+    assert "8000/tcp" in img["Config"]["ExposedPorts"] and img["Config"]["Cmd"] == ["bash"]
+    assert "FROM_BODY=1" in img["Config"]["Env"] and img["Config"]["Labels"]["body"] == "yes"
+    # a body field commit does not apply: 400 naming it; a change it does not take: 400
+    docker_py = pytest.importorskip("docker")
+    with pytest.raises(docker_py.errors.APIError, match="Hostname"):
+        client.commit(c["Id"], conf={"Hostname": "x"})
+    with pytest.raises(docker_py.errors.APIError, match="RUN"):
+        client.commit(c["Id"], changes=["RUN true"])
+    # docker's CLI
+    r = docker(svc, "commit", "-c", "ENV X=1", name, f"{TOKEN}/commit:3")
+    assert r.stdout.strip() == client.inspect_image(f"{TOKEN}/commit:3")["Id"]
+    assert docker(svc, "run", "--rm", f"{TOKEN}/commit:3", "sh", "-c",
+                  'cat /test; echo "$X"').stdout == "hello\n1\n"
+    assert {"Deleted": res["Id"]} in client.remove_image(res["Id"])  # docker's: the image ID
+    for tag in ("2", "3"):
+        g.run("rmi", f"{TOKEN}/commit:{tag}")
+    client.remove_container(c)
+
+
+def test_inspect_shows_the_runs_host_config_fields(svc, client):
+    """HostConfig's VolumesFrom, AutoRemove, PidMode, Init and Tmpfs, as docker-py's tests read
+    them, from what the create asked for."""
+    src = client.create_container("sample:latest", "true", name=f"{TOKEN}-vsrc")
+    hc = client.create_host_config(volumes_from=[f"{TOKEN}-vsrc"], auto_remove=True,
+                                   pid_mode="host", init=True, tmpfs={"/scratch": "size=1m"})
+    c = client.create_container("sample:latest", "true", host_config=hc)
+    host = client.inspect_container(c)["HostConfig"]
+    assert host["VolumesFrom"] == [f"{TOKEN}-vsrc"] and host["AutoRemove"] is True, host
+    assert host["PidMode"] == "host" and host["Init"] is True, host
+    assert host["Tmpfs"] == {"/scratch": "size=1m"}, host
+    plain = client.inspect_container(src)["HostConfig"]
+    assert plain["VolumesFrom"] is None and plain["AutoRemove"] is False, plain
+    assert plain["PidMode"] == "" and plain["Tmpfs"] == {}, plain
+    client.remove_container(c)
+    client.remove_container(src)
+
+
+def test_untagged_images_as_docker_keeps_them(svc, client):
+    """docker's untagged images through the API: a build without t is found by its ID, info's
+    Images counts each listed image once, and an image saved by its ID (no names, docker's
+    archive) loads back untagged with its ID."""
+    docker_py = pytest.importorskip("docker")
+    images = docker_py.DockerClient(base_url=f"unix://{svc[1]}", version="1.41").images
+    built, _ = images.build(fileobj=io.BytesIO(b"FROM sample:latest\nCMD echo hello world\n"))
+    assert client.inspect_image(built.id)["RepoTags"] == []
+    listed = client.images(all=True)
+    assert built.id in [i["Id"] for i in listed]
+    assert len({i["Id"] for i in listed}) == client.info()["Images"]
+    sample = images.get("sample:latest")
+    archive = b"".join(sample.save())
+    with tarfile.open(fileobj=io.BytesIO(archive)) as t:
+        assert json.load(t.extractfile("manifest.json"))[0]["RepoTags"] is None or \
+            json.load(t.extractfile("manifest.json"))[0]["RepoTags"] == []
+    loaded = images.load(archive)
+    assert [i.id for i in loaded] == [sample.id]
+    client.remove_image(built.id)
+
+
+def test_logs_stream_a_frame_per_line(svc, client):
+    """docker's log messages are lines: two lines written at once are two frames, as docker-py's
+    containers.run(stream=True) reads them."""
+    c = client.create_container("sample:latest", ["sh", "-c", "echo hello && echo world"])
+    client.start(c)
+    assert client.wait(c)["StatusCode"] == 0
+    assert list(client.logs(c, stream=True)) == [b"hello\n", b"world\n"]
+    client.remove_container(c)
+
+
+def test_attach_with_logs_before_the_first_start(svc, client):
+    """docker-py's attach_socket(logs=1, stream=1) before a container's first start: nothing was
+    recorded, so the attached start's output follows (the socket was closed at once before)."""
+    from docker.utils.socket import next_frame_header, read_exactly
+    c = client.create_container("sample:latest", "printf 'first words'", detach=True)
+    sock = client.attach_socket(c, {"stdout": 1, "stream": 1, "logs": 1})
+    try:
+        client.start(c)
+        stream, size = next_frame_header(sock)
+        assert (stream, read_exactly(sock, size)) == (1, b"first words")
+    finally:
+        sock.close()
+    assert client.wait(c)["StatusCode"] == 0
+    client.remove_container(c)
+
+
+def test_volume_mount_labels_make_the_volume_with_them(svc, client):
+    """HostConfig.Mounts[].VolumeOptions.Labels (docker-py's Mount(labels=...)) and --mount's
+    volume-label: the named volume the run makes carries them; an existing volume with other
+    labels is refused naming it."""
+    docker_py = pytest.importorskip("docker")
+    g = svc[0]
+    vol = f"{TOKEN}-labelled"
+    mount = docker_py.types.Mount(type="volume", source=vol, target="/data",
+                                  labels={"com.dockerpy.test": "true"})
+    c = client.create_container("sample:latest", ["true"],
+                                host_config=client.create_host_config(mounts=[mount]))
+    data = [m for m in client.inspect_container(c)["Mounts"] if m["Destination"] == "/data"]
+    assert len(data) == 1 and data[0]["Name"] == vol and data[0]["RW"] is True, data
+    assert client.inspect_volume(vol)["Labels"] == {"com.dockerpy.test": "true"}
+    client.remove_container(c)
+    # the CLI's --mount volume-label, and an existing volume with other labels
+    other = f"{TOKEN}-labelled2"
+    g.run("run", "--rm", "--mount", f"type=volume,src={other},dst=/d,volume-label=a=b",
+          "sample:latest", "true")
+    assert client.inspect_volume(other)["Labels"] == {"a": "b"}
+    r = g.run("run", "--rm", "--mount", f"type=volume,src={other},dst=/d,volume-label=a=c",
+              "sample:latest", "true", check=False)
+    assert r.code != 0 and "already exists with other labels" in r.err, r
+    for v in (vol, other):
+        client.remove_volume(v)

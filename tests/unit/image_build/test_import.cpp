@@ -50,6 +50,30 @@ TEST(ImportChanges, WhatImportDoesNotApplyIsRefusedByName) {
     EXPECT_NE(refused("ENV").find("--change 'ENV'"), std::string::npos);
 }
 
+TEST(CommitChanges, AppliedOverTheContainersConfigWithCommitsList) {
+    json base = {{"Env", {"PATH=/usr/bin", "A=1"}}, {"Cmd", {"sh"}}, {"WorkingDir", "/w"}};
+    auto c = image_build::apply_commit_changes({"ENV B=$A-2", "EXPOSE 8000", "LABEL x=y"}, base);
+    EXPECT_EQ(c["Env"], json({"PATH=/usr/bin", "A=1", "B=1-2"})); // expanded against its Env
+    EXPECT_EQ(c["Cmd"], json({"sh"}));
+    EXPECT_EQ(c["WorkingDir"], "/w");
+    EXPECT_TRUE(c["ExposedPorts"].contains("8000/tcp"));
+    // docker's: an ENTRYPOINT change drops the inherited CMD
+    EXPECT_FALSE(
+        image_build::apply_commit_changes({"ENTRYPOINT [\"/init\"]"}, base).contains("Cmd"));
+    for (const char* refused : {"STOPSIGNAL SIGINT", "RUN true", "COPY a /a"}) {
+        try {
+            image_build::apply_commit_changes({refused}, base);
+            ADD_FAILURE() << refused << " was applied";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), Errc::usage);
+            EXPECT_NE(e.message().find("commit applies only CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, "
+                                       "ONBUILD, USER, VOLUME and WORKDIR"),
+                      std::string::npos)
+                << e.message();
+        }
+    }
+}
+
 TEST(ImageHistory, NewestFirstWithEachLayerMatchedToItsStep) {
     store::Image img;
     auto d = [](char c) { return oci::Digest::parse("sha256:" + std::string(64, c)); };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <gtest/gtest.h>
+#include <map>
 #include <string>
 
 namespace runspec_mount_flag_test {
@@ -79,6 +80,11 @@ TEST(MountFlag, NamedVolumesAreNamedAndAnonymousOnesRefused) {
     ASSERT_TRUE(m.volume);
     EXPECT_EQ(m.volume->name, "");
     EXPECT_EQ(m.volume->target, "/v");
+    m = runspec::parse_mount_flag("type=volume,src=v1,dst=/v,volume-label=a=b,volume-label=c");
+    ASSERT_TRUE(m.volume);
+    EXPECT_EQ(m.volume->labels, (std::map<std::string, std::string>{{"a", "b"}, {"c", ""}}));
+    EXPECT_EQ(refused("type=volume,src=v,dst=/v,volume-label").code(), Errc::usage);
+    EXPECT_EQ(refused("type=bind,src=/tmp,dst=/v,volume-label=a=b").code(), Errc::usage);
     EXPECT_EQ(refused("type=volume,src=v,dst=/v,volume-opt=type=nfs").code(), Errc::unsupported);
     EXPECT_EQ(refused("type=volume,src=v,dst=/v,volume-nocopy=false").code(), Errc::unsupported);
     EXPECT_EQ(refused("type=volume,src=v,dst=/v,volume-driver=nfs").code(), Errc::unsupported);
