@@ -102,20 +102,27 @@ else
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The aarch64 build's gpg-error.h and gpgrt.h (GPGME's header includes them; they are generated
-# per architecture): libgpg-error-dev cannot be installed for amd64 and arm64 at once, so the
-# arm64 package's two headers are unpacked into a folder of their own, which
-# cmake/aarch64-linux-gnu.cmake puts on the include path. The same version as the amd64 one.
+# The aarch64 build's headers of libraries gantry loads with dlopen whose headers are generated per
+# architecture (under /usr/include/<triplet>/): GPGME's gpg-error.h and gpgrt.h (libgpg-error-dev
+# cannot be installed for amd64 and arm64 at once) and curl's. Their arm64 packages, of the amd64
+# ones' versions, are unpacked and their headers copied into a folder of their own, which
+# cmake/aarch64-linux-gnu.cmake puts on the include path: installing libcurl4-openssl-dev:arm64
+# would have upgraded a dozen amd64 libraries in step (multiarch's same-version rule).
 CROSS_INCLUDE=/usr/local/lib/gantry-cross/aarch64-linux-gnu/include
-if [ ! -f "$CROSS_INCLUDE/gpgrt.h" ]; then
-  version=$(dpkg-query -W -f='${Version}' libgpg-error-dev)
+cross_headers() { # PACKAGE FILE...: the arm64 PACKAGE's FILEs (under its include/<triplet>/)
+  local pkg=$1 version tmp
+  shift
+  version=$(dpkg-query -W -f='${Version}' "$pkg")
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download -qq "libgpg-error-dev:arm64=$version" ||
-    { $SUDO apt-get update -qq && apt-get download -qq "libgpg-error-dev:arm64=$version"; })
-  dpkg-deb -x "$tmp"/libgpg-error-dev_*_arm64.deb "$tmp/x"
-  $SUDO mkdir -p "$CROSS_INCLUDE"
-  $SUDO cp "$tmp/x/usr/include/aarch64-linux-gnu/gpg-error.h" \
-    "$tmp/x/usr/include/aarch64-linux-gnu/gpgrt.h" "$CROSS_INCLUDE/"
+  (cd "$tmp" && { apt-get download -qq "$pkg:arm64=$version" 2>/dev/null ||
+    { $SUDO apt-get update -qq && apt-get download -qq "$pkg:arm64=$version"; }; })
+  dpkg-deb -x "$tmp"/*_arm64.deb "$tmp/x"
+  for f in "$@"; do
+    $SUDO mkdir -p "$CROSS_INCLUDE/$(dirname "$f")"
+    $SUDO cp -r "$tmp/x/usr/include/aarch64-linux-gnu/$f" "$CROSS_INCLUDE/$(dirname "$f")/"
+  done
   rm -rf "$tmp"
-  echo "install-deps: arm64 gpg-error.h and gpgrt.h in $CROSS_INCLUDE"
-fi
+  echo "install-deps: arm64 headers of $pkg $version in $CROSS_INCLUDE"
+}
+[ -f "$CROSS_INCLUDE/gpgrt.h" ] || cross_headers libgpg-error-dev gpg-error.h gpgrt.h
+[ -f "$CROSS_INCLUDE/curl/curl.h" ] || cross_headers libcurl4-openssl-dev curl
