@@ -321,7 +321,7 @@ int nvmlDeviceGetComputeInstanceId(dev* d, unsigned* id) { (void)d; *id = 0; ret
 )";
 
 TEST(NvidiaDiscover, GpusAndMigFromNvml) {
-    if (!have_cc()) GTEST_SKIP() << "no C compiler";
+    if (!have_cc()) GTEST_SKIP() << why_no_cc();
     GpuTempDir t;
     const std::string root = t.str() + "/driver", dev = t.str() + "/dev";
     lay_out_proc(root);
