@@ -11,7 +11,8 @@ E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist lo
 
 .PHONY: all deps configure build build-gantry demo test unit e2e stress format format-check bench \
 	lint-corpus clean build-san build-asan unit-san test-asan e2e-asan e2e-asan-ci test-asan-ci fuzz-build fuzz-campaign-build \
-	fuzz fuzz-smoke test-gpu critest crun-suite docker-py-suite gpu-test-programs install deb build-types
+	fuzz fuzz-smoke test-gpu critest crun-suite docker-py-suite gpu-test-programs install deb build-types \
+	build-aarch64 test-aarch64 deb-arm64 aarch64-package-check
 
 all: build
 
@@ -133,6 +134,42 @@ stress: $(GANTRY_DEP)
 # What CI (.ci/run) runs: every stage below, timed, with the table at the end (docs/testing.md)
 test:
 	BUILD=$(BUILD) SAN_BUILD=$(SAN_BUILD) JOBS=$(JOBS) /usr/bin/python3 scripts/test_stages.py
+
+# ---- aarch64 (docs/aarch64.md): cross-compiled with Debian's cross compilers and arm64 -dev
+# packages (cmake/aarch64-linux-gnu.cmake), whatever runs at build time under qemu-aarch64-static
+# ----
+# build-aarch64: make test's check that gantry keeps compiling for aarch64: gantry at -O0 -g0 (a
+# compile without optimisation or debug information is the cheapest that still compiles every
+# line with warnings as errors), its man pages and completions (gantry run under qemu).
+# test-aarch64 (not part of make test): the unit binary of the same tree, every suite run under
+# qemu-aarch64-static (the tests that need what qemu 7.2 lacks skip themselves, saying so).
+# deb-arm64: the arm64 packages from an optimised aarch64 build (AARCH64_DEB_BUILD);
+# aarch64-package-check: tests/aarch64's test of the package made from build-aarch64's tree.
+AARCH64_BUILD ?= build-aarch64
+AARCH64_DEB_BUILD ?= build-aarch64-release
+AARCH64_DEP = $(if $(PREBUILT),,build-aarch64)
+AARCH64_CMAKE = cmake -S . -G Ninja -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake \
+	-DGANTRY_WERROR=ON $(CCACHE)
+# dpkg-shlibdeps (CPack's Depends) reads the arm64 libraries' symbols files for arm64's binaries
+AARCH64_CPACK = DEB_HOST_ARCH=arm64 DEB_HOST_MULTIARCH=aarch64-linux-gnu cpack -G DEB
+
+build-aarch64: deps
+	$(AARCH64_CMAKE) -B $(AARCH64_BUILD) -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS="-O0 -g0" \
+	  -DCMAKE_CXX_FLAGS="-O0 -g0" >/dev/null
+	ninja -C $(AARCH64_BUILD) -j $(JOBS) gantry gantry-docs
+
+test-aarch64: $(AARCH64_DEP)
+	ninja -C $(AARCH64_BUILD) -j $(JOBS) gantry_unit
+	$(call UNIT_CTEST,$(AARCH64_BUILD))
+
+deb-arm64: deps
+	$(AARCH64_CMAKE) -B $(AARCH64_DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+	ninja -C $(AARCH64_DEB_BUILD) -j $(JOBS) gantry gantry-docs $(if $(wildcard /usr/include/slurm/spank.h),spank_gantry gantry-hold)
+	cd $(AARCH64_DEB_BUILD) && $(AARCH64_CPACK) -B $(abspath $(AARCH64_DEB_BUILD))/deb
+	@ls $(AARCH64_DEB_BUILD)/deb/*.deb
+
+aarch64-package-check: $(AARCH64_DEP)
+	GANTRY_AARCH64_BUILD=$(abspath $(AARCH64_BUILD)) $(PYTEST) -p no:cacheprovider -q -ra tests/aarch64
 
 # ---- the instrumented build (docs/sanitizers.md, fuzz/README.md) ----
 # One clang configuration with ASan + UBSan serves the unit suite under the sanitizers, the e2e

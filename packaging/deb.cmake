@@ -12,6 +12,11 @@ if(TARGET spank_gantry)
   list(APPEND CPACK_COMPONENTS_ALL gantry-slurm)
 endif()
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT) # NAME_VERSION-RELEASE_ARCH.deb
+# CPack asks `dpkg --print-architecture`, which names the build host's: a cross build's packages
+# are its target's (cmake/aarch64-linux-gnu.cmake, `make deb-arm64`; docs/aarch64.md)
+if(CMAKE_CROSSCOMPILING AND CMAKE_SYSTEM_PROCESSOR STREQUAL "aarch64")
+  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
+endif()
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)

@@ -69,19 +69,60 @@ PACKAGES=(
   qemu-user-static
   # benchmarks
   hyperfine charliecloud
+  # gantry for aarch64 (docs/aarch64.md): Debian's cross compilers, and the arm64 -dev packages
+  # of the libraries gantry links statically or through pkg-config (multiarch, beside the amd64
+  # ones: the architecture is added below). The headers of those it dlopens (ISA-L, Nettle,
+  # GnuTLS, GPGME, libsodium, toml++) are the same for both and come from the amd64 packages
+  # (libisal-dev and libgpgme-dev cannot be installed for two architectures at once).
+  # `make build-aarch64` (make test's stage), `make test-aarch64` (the unit tests under qemu)
+  crossbuild-essential-arm64
+  libarchive-dev:arm64 libzstd-dev:arm64 libcap-dev:arm64 libyaml-dev:arm64 liblz4-dev:arm64
+  zlib1g-dev:arm64 liblzma-dev:arm64 libbz2-dev:arm64 libre2-dev:arm64 libseccomp-dev:arm64
+  libgtest-dev:arm64 libgmock-dev:arm64
 )
+
+# The arm64 packages above need the architecture known to dpkg (once: they are then missing, and
+# the apt-get update below fetches arm64's package lists)
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if [ "$(id -u)" -eq 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The aarch64 build's headers of libraries gantry loads with dlopen whose headers are generated per
+# architecture (under /usr/include/<triplet>/): GPGME's gpg-error.h and gpgrt.h (libgpg-error-dev
+# cannot be installed for amd64 and arm64 at once) and curl's. Their arm64 packages, of the amd64
+# ones' versions, are unpacked and their headers copied into a folder of their own, which
+# cmake/aarch64-linux-gnu.cmake puts on the include path: installing libcurl4-openssl-dev:arm64
+# would have upgraded a dozen amd64 libraries in step (multiarch's same-version rule).
+CROSS_INCLUDE=/usr/local/lib/gantry-cross/aarch64-linux-gnu/include
+cross_headers() { # PACKAGE FILE...: the arm64 PACKAGE's FILEs (under its include/<triplet>/)
+  local pkg=$1 version tmp
+  shift
+  version=$(dpkg-query -W -f='${Version}' "$pkg")
+  tmp=$(mktemp -d)
+  (cd "$tmp" && { apt-get download -qq "$pkg:arm64=$version" 2>/dev/null ||
+    { $SUDO apt-get update -qq && apt-get download -qq "$pkg:arm64=$version"; }; })
+  dpkg-deb -x "$tmp"/*_arm64.deb "$tmp/x"
+  for f in "$@"; do
+    $SUDO mkdir -p "$CROSS_INCLUDE/$(dirname "$f")"
+    $SUDO cp -r "$tmp/x/usr/include/aarch64-linux-gnu/$f" "$CROSS_INCLUDE/$(dirname "$f")/"
+  done
+  rm -rf "$tmp"
+  echo "install-deps: arm64 headers of $pkg $version in $CROSS_INCLUDE"
+}
+[ -f "$CROSS_INCLUDE/gpgrt.h" ] || cross_headers libgpg-error-dev gpg-error.h gpgrt.h
+[ -f "$CROSS_INCLUDE/curl/curl.h" ] || cross_headers libcurl4-openssl-dev curl

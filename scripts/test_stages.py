@@ -37,6 +37,12 @@ STAGES = {
     # they leave
     "build-san": (["nice", "-n", "10", "make", "-s", "build-san"], ["deps"],
                   "clang ASan+UBSan+fuzzer: gantry, unit, fuzz"),
+    # gantry cross-compiled for aarch64 at -O0 -g0 (no code generation worth the name, no debug
+    # information: the cheapest compile that still sees every line), then its arm64 package
+    # checked (tests/aarch64): that it keeps compiling for Grace and Jetson hosts, which CI's
+    # amd64 machine is not. Beside build-san at the same low priority (docs/aarch64.md)
+    "aarch64": (["nice", "-n", "10", "make", "-s", "build-aarch64", "aarch64-package-check"],
+                ["deps"], "aarch64 cross build (-O0): gantry, arm64 .deb"),
     # the fixture test that runs build-san's gantry_unit goes with e2e-san (built by then)
     # a worker more than the cores (three on two): the suite is latency-bound (366 CPU-s in
     # 469 s on two workers; 296 s on three, docs/testing.md)
@@ -62,7 +68,7 @@ STAGES = {
 # timed while they ran and killed after they ended was never hit (load: 0 of 30 kills).
 STEPS = [
     [["deps", "format", "build"]],
-    [["build-san"], ["e2e"], ["stress"]],
+    [["build-san"], ["e2e"], ["stress"], ["aarch64"]],
     [["unit-san"], ["fuzz-smoke"], ["e2e-san"]],
 ]
 

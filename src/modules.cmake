@@ -65,7 +65,7 @@ gantry_module(runspec PURPOSE "the OCI runtime spec of a gantry run, built from 
   DEPENDS oci util)
 gantry_module(gpu_host PURPOSE "what every GPU host shares, whatever the vendor: device nodes, ld.so.cache, docker's --gpus flag, the host caches"
   DEPENDS util)
-gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
+gantry_module(cpu PURPOSE "x86-64 ISA levels and aarch64 versions and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
 gantry_module(binfmt PURPOSE "the host's binfmt_misc handlers and which one runs a foreign platform's programs (qemu-user-static)"
   DEPENDS oci util)

@@ -197,8 +197,8 @@ int run_build(Context& ctx, BuildFlags& o) {
     if (!bo.quiet && !bo.gpu_env.empty())
         std::fprintf(stderr, "compiling for GPUs: %s\n", bo.gpu_env["GANTRY_GPU_ARCH"].c_str());
     if (!bo.quiet && !bo.cpu_env.empty())
-        std::fprintf(stderr, "compiling for the CPU: -march=%s (needs %s)\n",
-                     bo.cpu_env["GANTRY_CPU_ARCH"].c_str(), bo.labels[cpu::kLabelFeatures].c_str());
+        std::fprintf(stderr, "compiling for the CPU: %s (needs %s)\n", bo.cpu_env["CFLAGS"].c_str(),
+                     bo.labels[cpu::kLabelFeatures].c_str());
     std::optional<image_build::DefinitionBuild> def;
     if (definition) def.emplace(store, bo, !o.notest);
     if (def && !bo.quiet)
@@ -285,9 +285,10 @@ void register_build(CLI::App& app, Context& ctx) {
                     "host or a list (sm_90,gfx942): the GPU architectures to compile for, as "
                     "TORCH_CUDA_ARCH_LIST, CMAKE_CUDA_ARCHITECTURES, PYTORCH_ROCM_ARCH, ...");
     cmd->add_option("--cpu-arch", o->cpu_arch,
-                    "host, x86-64-v2|v3|v4 or a -march name: the CPU to compile for, as CFLAGS, "
-                    "CXXFLAGS, CMAKE_C/CXX_FLAGS and RUSTFLAGS; recorded in a label that run "
-                    "and doctor check");
+                    "host, x86-64-v2|v3|v4, an x86 -march name, armv8-a..armv8.6-a|armv9-a or "
+                    "an aarch64 core (neoverse-v2, cortex-a78ae): the CPU to compile for, as "
+                    "CFLAGS, CXXFLAGS, CMAKE_C/CXX_FLAGS and RUSTFLAGS; recorded in a label "
+                    "that run and doctor check");
     cmd->add_option("--device", o->devices,
                     "A CDI device (nvidia.com/gpu=all) or /dev path for every RUN step; needs "
                     "--allow device (repeatable)")

@@ -128,9 +128,9 @@ ProgramLevel program_level(const rootfs::ImageFiles& files, const std::string& p
     return r;
 }
 
-std::optional<std::set<std::string>> host_or_nothing() {
+std::optional<cpu::HostCpu> host_or_nothing() {
     try {
-        return cpu::host_features();
+        return cpu::host_cpu();
     } catch (const Error& e) {
         log::debug("no CPU check: " + e.message());
         return std::nullopt;
@@ -149,14 +149,15 @@ cpu_shortfalls(const nlohmann::json& config, const rootfs::ImageFiles* files,
     int level = prog.level;
     const std::string& found = prog.path;
     if (from_label.empty() && level < 2) return {};
-    auto host = host_or_nothing();
-    if (!host) return {};
+    auto cpu = host_or_nothing();
+    if (!cpu) return {};
+    const auto* host = &cpu->features;
     std::vector<CpuShortfall> out;
     if (auto m = cpu::missing(from_label, *host); !m.empty())
         out.push_back({"its label " + std::string(cpu::kLabelFeatures) +
                            " (built with --cpu-arch " + label(config, cpu::kLabelArch) + ")",
                        m});
-    if (level >= 2)
+    if (level >= 2 && cpu->family == cpu::Family::x86_64)
         if (auto m = cpu::missing(cpu::level_features(level), *host); !m.empty())
             out.push_back({found + " (its ELF note asks for " + level_name(level) + ")", m});
     return out;
@@ -176,20 +177,19 @@ void refuse_cpu_shortfalls(const std::vector<CpuShortfall>& shortfalls, const st
     }
     throw Error(Errc::run_failed, msg,
                 "run it on a host whose CPU has them, or rebuild it for this one (gantry build "
-                "--cpu-arch host, or a lower x86-64 level); --no-require runs it anyway");
+                "--cpu-arch host, or a lower x86-64 level or aarch64 version); --no-require runs "
+                "it anyway");
 }
 
 std::vector<findings::Finding> cpu_findings(const store::Store* store, const store::Image* image,
                                             const std::string& path_prefix) {
     std::vector<findings::Finding> out;
-    auto host = host_or_nothing();
-    if (!host) return out;
+    auto cpu = host_or_nothing();
+    if (!cpu) return out;
+    const auto* host = &cpu->features;
     int host_level = cpu::level_of(*host);
     out.push_back({"CPU-HOST", findings::Severity::info,
-                   "this host's CPU is " + level_name(host_level) +
-                       (host->count("avx512f") ? " with AVX-512" : "") +
-                       (host->count("amx_tile") ? " and AMX" : ""),
-                   ""});
+                   "this host's CPU is " + cpu::describe(cpu->family, *host), ""});
     if (!store || !image) return out;
     auto from_label = label_needs(image->config.raw);
     if (!from_label.empty()) {
@@ -205,6 +205,8 @@ std::vector<findings::Finding> cpu_findings(const store::Store* store, const sto
                            "run it on a host whose CPU has them, or rebuild it with --cpu-arch "
                            "host on this one"});
     }
+    // aarch64 ELF files record no ISA need (cpu/isa.hpp): the x86 notes say nothing there
+    if (cpu->family != cpu::Family::x86_64) return out;
     std::string prefix = path_prefix;
     while (prefix.starts_with('/')) prefix.erase(0, 1);
     std::vector<std::string> failing;

@@ -11,6 +11,7 @@
 #include "util/config_file.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 #include "util/units.hpp"
 
 #include <sys/utsname.h>
@@ -118,8 +119,17 @@ kernel_cache::KeyFacts kernel_cache_facts(const Prepared& p) {
     struct utsname u {};
     f.host.push_back(std::string("machine=") + (::uname(&u) == 0 ? u.machine : "unknown"));
     try {
-        f.host.push_back("cpu=x86-64-v" + std::to_string(cpu::level_of(cpu::host_features())));
-    } catch (const Error& e) { // not x86: the machine says it
+        auto host = cpu::host_cpu();
+        if (host.family == cpu::Family::x86_64) {
+            f.host.push_back("cpu=x86-64-v" + std::to_string(cpu::level_of(host.features)));
+        } else { // aarch64's versions are coarse: a JIT targets the features themselves
+            f.host.push_back("cpu=" + cpu::arm_level_of(host.features));
+            f.host.push_back(
+                "cpu-features=" +
+                text::join(std::vector<std::string>(host.features.begin(), host.features.end()),
+                           " "));
+        }
+    } catch (const Error& e) { // no features line: the machine says it
         log::debug("kernel cache key: " + e.message());
     }
     return f;

@@ -22,7 +22,7 @@ struct KeyFacts {
     // The vendor's facts a compiled kernel depends on, "name=value", in the vendor's order
     // (gpu_vendors::Backend::kernel_cache_facts: "driver=580.95.05", "cuda=13.0",
     // "targets=sm_90"); for "cpu", the host's machine and x86-64 level ("machine=x86_64",
-    // "cpu=x86-64-v3").
+    // "cpu=x86-64-v3"), or aarch64 version and features ("cpu=armv9-a", "cpu-features=...").
     std::vector<std::string> host;
     unsigned user = 0; // the host uid whose containers write and read it
 

@@ -20,6 +20,10 @@ namespace {
 #include "seccomp_default.inc"
 } // namespace
 
+std::vector<sock_filter> default_program() {
+    return {std::begin(kDefaultSeccomp), std::end(kDefaultSeccomp)};
+}
+
 const std::vector<std::string>& seccomp_denied_syscalls() {
     return oci::seccomp_denylist();
 }

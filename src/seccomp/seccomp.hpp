@@ -25,6 +25,9 @@ std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps,
 // A bundle's linux.seccomp (`gantry oci`), compiled with libseccomp loaded with dlopen: never
 // empty. Throws Error(run_failed) naming the step that failed.
 std::vector<sock_filter> seccomp_program(const oci::SeccompSpec& spec);
+// The default profile's program as the build compiled it (tools/seccomp_bpf.cpp, for the
+// architecture gantry was built for: a cross build runs the tool under the target's emulator).
+std::vector<sock_filter> default_program();
 // What `gantry oci` loads for a bundle's profile: its program and seccomp(2)'s filter flags.
 struct SeccompFilter {
     std::vector<sock_filter> program;

@@ -157,3 +157,46 @@ def test_rootless_build_labels_and_run_refuses(rootless, mk):
     g.env["GANTRY_PROC_ROOT"] = str(proc)
     r = g.fail("run", "--rm", "cpu:rl", "cat", "/flags", code=125)
     assert "built with --cpu-arch skylake-avx512" in r.err, r
+
+
+# aarch64 hosts' /proc/cpuinfo: a Features line, no flags (issue 80). NVIDIA Grace (Neoverse V2)
+# and Jetson AGX Orin (Cortex-A78AE), simulated as the x86 hosts above are.
+GRACE = ("fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm jscvt "
+         "fcma lrcpc dcpop sha3 sm3 sm4 asimddp sha512 sve asimdfhm dit uscat ilrcpc flagm ssbs "
+         "sb paca pacg dcpodp sve2 sveaes svepmull svebitperm svesha3 svesm4 flagm2 frint svei8mm "
+         "svebf16 i8mm bf16 dgh bti")
+ORIN = ("fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc "
+        "dcpop asimddp uscat ilrcpc flagm paca pacg")
+
+
+def arm_proc_root(where: Path, features: str, part: str) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    block = (f"Features\t: {features}\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
+             f"CPU variant\t: 0x0\nCPU part\t: {part}\nCPU revision\t: 0\n\n")
+    (where / "cpuinfo").write_text("processor\t: 0\n" + block + "processor\t: 1\n" + block)
+    return where
+
+
+def test_aarch64_cores_grace_image_refused_on_orin(g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    r = g.run("build", "-t", "cpu:grace", "--cpu-arch", "neoverse-v2", ctx_with(tmp_path, FLAGS))
+    assert "compiling for the CPU: -mcpu=neoverse-v2 (needs " in r.err, r
+    out = g.run("run", "--rm", "--no-require", "cpu:grace", "cat", "/flags").out.strip()
+    assert out == ("-mcpu=neoverse-v2|-mcpu=neoverse-v2|-mcpu=neoverse-v2|-mcpu=neoverse-v2|"
+                   "-C target-cpu=neoverse-v2|neoverse-v2"), out
+    feats = labels(g, "cpu:grace")["io.gantry.cpu.features"].split()
+    assert {"sve2", "bf16", "i8mm", "atomics"} <= set(feats), feats
+    g.env["GANTRY_PROC_ROOT"] = str(arm_proc_root(tmp_path / "orin", ORIN, "0xd42"))
+    r = g.fail("run", "--rm", "cpu:grace", "true", code=125)
+    assert ("image cpu:grace needs CPU features this host lacks: asimdfhm, bf16, fcma, frint, "
+            "i8mm, jscvt, sve, sve2 for its label") in r.err, r
+    assert "(built with --cpu-arch neoverse-v2)" in r.err, r
+    d = g.run("doctor", "cpu:grace", check=False)
+    assert d.code == 10, d
+    assert "this host's CPU is armv8.2-a" in d.out and "CPU-IMAGE-LABEL" in d.out, d
+    g.env["GANTRY_PROC_ROOT"] = str(arm_proc_root(tmp_path / "grace", GRACE, "0xd4f"))
+    assert g.run("run", "--rm", "cpu:grace", "echo", "ok").out.strip() == "ok"
+    d = g.run("doctor", "cpu:grace", check=False)
+    assert "this host's CPU is armv9-a with SVE2" in d.out, d
+    r = g.fail("build", "--cpu-arch", "armv7-a", ctx_with(tmp_path, FLAGS), code=2)
+    assert "for aarch64 one of armv8-a" in r.err and "cortex-a78ae" in r.err, r

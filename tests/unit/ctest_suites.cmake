@@ -7,9 +7,12 @@
 # one add_test that runs `gantry_unit --gtest_filter=SUITE.*` and writes the cases' results to
 # RESULTS_DIR/SUITE.json, and RESULTS_DIR/cases.txt, the number of cases of each suite.
 # scripts/unit_summary.py adds them up (make unit, make unit-san): ctest's own count is suites.
+# TEST_EMULATOR: what runs the binary where it is not the build host's (a cross build's
+# CMAKE_CROSSCOMPILING_EMULATOR, qemu-aarch64-static: cmake/aarch64-linux-gnu.cmake); the tests
+# it adds run under it too.
 cmake_minimum_required(VERSION 3.21)
 
-execute_process(COMMAND "${TEST_EXECUTABLE}" --gtest_list_tests
+execute_process(COMMAND ${TEST_EMULATOR} "${TEST_EXECUTABLE}" --gtest_list_tests
   WORKING_DIRECTORY "${TEST_DIR}" TIMEOUT 60 OUTPUT_VARIABLE listing RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "${TEST_EXECUTABLE} --gtest_list_tests: exit ${rc}\n${listing}")
@@ -35,11 +38,24 @@ endif()
 
 set(script "")
 set(counts "")
+# under an emulator the tests know it (tests/unit/support/gpu_test_support.hpp's emulator()):
+# the host programs they start are the build host's, not the emulated machine's
+set(environment "")
+if(TEST_EMULATOR)
+  list(GET TEST_EMULATOR 0 emulator_program)
+  get_filename_component(emulator_name "${emulator_program}" NAME)
+  set(environment " ENVIRONMENT [==[GANTRY_TEST_EMULATOR=${emulator_name}]==]")
+endif()
 foreach(suite IN LISTS suites)
   string(REPLACE "/" "_" file "${suite}")
-  string(APPEND script "add_test([==[${suite}]==] [==[${TEST_EXECUTABLE}]==] "
+  set(emulator "")
+  foreach(word IN LISTS TEST_EMULATOR)
+    string(APPEND emulator "[==[${word}]==] ")
+  endforeach()
+  string(APPEND script "add_test([==[${suite}]==] ${emulator}[==[${TEST_EXECUTABLE}]==] "
     "[==[--gtest_filter=${suite}.*]==] [==[--gtest_output=json:${RESULTS_DIR}/${file}.json]==])\n"
-    "set_tests_properties([==[${suite}]==] PROPERTIES WORKING_DIRECTORY [==[${TEST_DIR}]==])\n")
+    "set_tests_properties([==[${suite}]==] PROPERTIES WORKING_DIRECTORY [==[${TEST_DIR}]==]"
+    "${environment})\n")
   string(APPEND counts "${suite} ${cases_${suite}}\n")
 endforeach()
 file(WRITE "${CTEST_FILE}" "${script}")

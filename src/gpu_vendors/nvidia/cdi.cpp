@@ -184,7 +184,7 @@ std::optional<std::vector<std::string>> run_ldcache(const gpu_vendors::nvidia::H
         folders.push_back(layout.lib32_dir);
     }
     if (folders.empty() &&
-        !(layout.cached_sonames && layout.lib_dir != "/usr/lib/x86_64-linux-gnu" &&
+        !(layout.cached_sonames && layout.lib_dir != std::string("/usr/lib/") + kMultiarch &&
           layout.lib_dir != "/usr/lib64"))
         return std::nullopt;
     return folders;

@@ -34,10 +34,18 @@
 
 namespace gantry::gpu_vendors::nvidia {
 
+// Debian's multiarch library directory of the machine gantry was built for, as an image of this
+// host's platform has it: x86_64's, or aarch64's (NVIDIA's sbsa drivers, Jetson's)
+#if defined(__aarch64__)
+inline constexpr const char* kMultiarch = "aarch64-linux-gnu";
+#else
+inline constexpr const char* kMultiarch = "x86_64-linux-gnu";
+#endif
+
 // Where an image keeps its libraries, read from its files (gpu_facts.hpp): where a run puts the
 // driver's.
 struct ImageGpuLayout {
-    std::string lib_dir = "/usr/lib/x86_64-linux-gnu"; // where driver libraries go
+    std::string lib_dir = std::string("/usr/lib/") + kMultiarch; // where driver libraries go
     std::string lib32_dir = "/usr/lib/i386-linux-gnu";
     std::string compat_libcuda; // e.g. /usr/local/cuda/compat/libcuda.so.580.95.05 ("" if none)
     std::string compat_note;    // its .note.cuda.fwd_compatibility JSON ("" if none)

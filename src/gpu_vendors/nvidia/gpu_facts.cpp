@@ -20,8 +20,8 @@ gantry::gpu_vendors::nvidia::ImageGpuLayout image_gpu_layout(const rootfs::Image
     // Debian's multiarch directories, or RHEL's lib64. A Debian-built program staged alone (no
     // debian_version, only /lib/x86_64-linux-gnu) runs on Debian's loader, which never searches
     // /usr/lib64: the driver put there was not found (the first real GPU host, tests/gpu).
-    if (!files.has("etc/debian_version") && !files.has("usr/lib/x86_64-linux-gnu") &&
-        !files.has("lib/x86_64-linux-gnu")) {
+    if (!files.has("etc/debian_version") && !files.has(std::string("usr/lib/") + kMultiarch) &&
+        !files.has(std::string("lib/") + kMultiarch)) {
         layout.lib_dir = "/usr/lib64";
         layout.lib32_dir = "/usr/lib";
     }

@@ -36,7 +36,7 @@ TEST(ElfDynamic, SonameNeededAndAbiTag) {
 }
 
 TEST(ElfDynamic, RealSharedObjectFromTheCompiler) {
-    if (!have_cc()) GTEST_SKIP() << "no C compiler";
+    if (!have_cc()) GTEST_SKIP() << why_no_cc();
     GpuTempDir t;
     stdfs::path so = t / "libdemo.so.1.2.3";
     ASSERT_TRUE(

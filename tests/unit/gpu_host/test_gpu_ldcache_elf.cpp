@@ -53,7 +53,7 @@ class LdCacheFormats : public ::testing::TestWithParam<std::string> {};
 TEST_P(LdCacheFormats, MatchesWhatLdconfigPrints) {
     GpuTempDir t;
     lay_out_libraries(t.str());
-    if (!run_ldconfig(t.str(), GetParam())) GTEST_SKIP() << "ldconfig -r failed";
+    if (!run_ldconfig(t.str(), GetParam())) GTEST_SKIP() << why_no_ldconfig();
     std::string path = t.str() + "/etc/ld.so.cache";
     ldcache::Cache c = ldcache::load(path);
     ldcache::Format want = GetParam() == "new"      ? ldcache::Format::new_only
@@ -96,7 +96,7 @@ TEST(GpuLdCache, TruncatedAndHostileCachesFailCleanly) {
     lay_out_libraries(t.str());
     for (std::string format : {"new", "compat", "old"}) {
         stdfs::remove(t / "etc/ld.so.cache");
-        if (!run_ldconfig(t.str(), format)) GTEST_SKIP() << "ldconfig -r failed";
+        if (!run_ldconfig(t.str(), format)) GTEST_SKIP() << why_no_ldconfig();
         const std::string good = slurp(t.str() + "/etc/ld.so.cache");
         const std::size_t n = ldcache::parse(good).entries.size();
         for (std::size_t len = 0; len < good.size(); ++len) {

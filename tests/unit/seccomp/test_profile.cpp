@@ -10,6 +10,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <string>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -136,6 +140,30 @@ TEST(SeccompProfile, FakeRootFakesOwnersIdsAndDeviceNodes) {
     ::unlink(fifo.c_str());
     ::unlink(file.c_str());
     ::rmdir(dir);
+}
+
+// The program compiled at build time is for the architecture gantry was built for, not the build
+// host's: libseccomp's first test is the seccomp_data's arch against its AUDIT_ARCH (an aarch64
+// cross build runs tools/seccomp_bpf under qemu-aarch64-static, cmake/aarch64-linux-gnu.cmake).
+TEST(SeccompProfile, DefaultProgramIsForTheBuildsArchitecture) {
+#if defined(__aarch64__)
+    constexpr std::uint32_t arch = AUDIT_ARCH_AARCH64;
+#elif defined(__x86_64__)
+    constexpr std::uint32_t arch = AUDIT_ARCH_X86_64;
+#endif
+    auto prog = gantry::seccomp::default_program();
+    ASSERT_GE(prog.size(), 3u);
+    EXPECT_EQ(prog[0].code, BPF_LD | BPF_W | BPF_ABS);
+    EXPECT_EQ(prog[0].k, offsetof(seccomp_data, arch));
+    EXPECT_EQ(prog[1].code, BPF_JMP | BPF_JEQ | BPF_K);
+    EXPECT_EQ(prog[1].k, arch) << std::hex << prog[1].k;
+    // no other architecture's test anywhere in it
+    for (std::size_t i = 2; i + 1 < prog.size(); ++i) {
+        if (prog[i].code == (BPF_LD | BPF_W | BPF_ABS) &&
+            prog[i].k == offsetof(seccomp_data, arch)) {
+            EXPECT_EQ(prog[i + 1].k, arch) << i;
+        }
+    }
 }
 
 } // namespace seccomp_profile_test

@@ -140,15 +140,38 @@ inline std::string make_elf(int bits, std::uint16_t machine, const std::string& 
     return b;
 }
 
+// A 64-bit object of the machine this build runs on (x86_64, aarch64): what the driver
+// discovery takes for the host's own libraries
 inline std::string elf64(const std::string& soname) {
-    return make_elf(64, elf::em_x86_64, soname);
+    return make_elf(64, elf::native_machine(), soname);
 }
 inline std::string elf32(const std::string& soname) {
     return make_elf(32, elf::em_386, soname);
 }
 
+// Whether the unit binary runs under a user-mode emulator (`make test-aarch64`: qemu-aarch64-static
+// on an amd64 host; ctest sets GANTRY_TEST_EMULATOR, tests/unit/ctest_suites.cmake). The host's
+// programs it starts then are the build host's: cc compiles and ldconfig classifies for x86-64.
+inline const char* emulator() {
+    const char* e = std::getenv("GANTRY_TEST_EMULATOR");
+    return e && *e ? e : nullptr;
+}
+
+// Why a test that needs cc or ldconfig -r skips
+inline std::string why_no_cc() {
+    return emulator() ? std::string("under ") + emulator() +
+                            ": the host's cc compiles for the host's machine, not this one"
+                      : "no C compiler";
+}
+inline std::string why_no_ldconfig() {
+    return emulator() ? std::string("under ") + emulator() +
+                            ": the host's ldconfig -r flags this machine's objects as foreign"
+                      : "ldconfig -r failed";
+}
+
+// cc that makes objects for this build's machine: not the host's under an emulator
 inline bool have_cc() {
-    return std::system("cc --version >/dev/null 2>&1") == 0;
+    return !emulator() && std::system("cc --version >/dev/null 2>&1") == 0;
 }
 
 // Compiles C source into a shared object with the given SONAME.
@@ -164,12 +187,19 @@ inline bool build_so(const stdfs::path& out, const std::string& soname, const st
 }
 
 // ldconfig -r ROOT writes ROOT/etc/ld.so.cache, reading paths under ROOT (no chroot needed).
+// Not under an emulator: the host's ldconfig flags the emulated machine's objects as its own.
 inline bool run_ldconfig(const std::string& root, const std::string& format = "new") {
+    if (emulator()) return false;
     std::string cmd = "ldconfig -X -c " + format + " -r '" + root + "' 2>/dev/null";
     return std::system(cmd.c_str()) == 0 && stdfs::exists(root + "/etc/ld.so.cache");
 }
 
+// The multiarch library directories of this build's machine and of x86's 32-bit one
+#if defined(__aarch64__)
+inline const std::string x64 = "/usr/lib/aarch64-linux-gnu";
+#else
 inline const std::string x64 = "/usr/lib/x86_64-linux-gnu";
+#endif
 inline const std::string x32 = "/usr/lib/i386-linux-gnu";
 
 // A driver tree: versioned libraries with SONAME links (one absolute), 32-bit copies, a graphics

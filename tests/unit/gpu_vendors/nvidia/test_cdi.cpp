@@ -11,6 +11,14 @@
 #include <sys/stat.h>
 #include <vector>
 
+// The host's driver libraries in Debian's multiarch directory of the build's machine (where the
+// image's layout puts them too: nv::kMultiarch)
+#if defined(__aarch64__)
+#define CDI_TEST_LIB "/usr/lib/aarch64-linux-gnu"
+#else
+#define CDI_TEST_LIB "/usr/lib/x86_64-linux-gnu"
+#endif
+
 namespace cdi_generate_test {
 
 using namespace cdi_test;
@@ -36,7 +44,7 @@ gantry::gpu_vendors::nvidia::Host one_gpu_host(const std::string& drv) {
     h.driver_root = drv;
     h.dev_root = "/";
     h.driver_version = "580.95.05";
-    const std::string lib = drv + "/usr/lib/x86_64-linux-gnu/";
+    const std::string lib = drv + CDI_TEST_LIB "/";
     h.libraries = {
         {lib + "libcuda.so.580.95.05", "libcuda.so.580.95.05", "libcuda.so.1", false, {}},
         {lib + "libnvidia-ml.so.580.95.05",
@@ -108,7 +116,7 @@ TEST(CdiGenerate, OneGpu) {
     TempDir t;
     const std::string drv = t.str() + "/drv";
     // The host has the .so link for NVML (so the container gets one) but not for glcore.
-    t.write("drv/usr/lib/x86_64-linux-gnu/libnvidia-ml.so", "");
+    t.write("drv" CDI_TEST_LIB "/libnvidia-ml.so", "");
     gantry::gpu_vendors::nvidia::GenerateOptions opt;
     opt.gantry_path = "/usr/local/bin/gantry";
     opt.proc_dirs = true;
@@ -137,7 +145,7 @@ TEST(CdiGenerate, OneGpu) {
     for (auto& n : c.device_nodes) nodes.push_back(n.path);
     EXPECT_EQ(nodes, (std::vector<std::string>{"/dev/nvidiactl", "/dev/nvidia-uvm",
                                                "/dev/nvidia-modeset"}));
-    EXPECT_EQ(c.env, (std::vector<std::string>{"NVIDIA_CTK_LIBCUDA_DIR=/usr/lib/x86_64-linux-gnu",
+    EXPECT_EQ(c.env, (std::vector<std::string>{"NVIDIA_CTK_LIBCUDA_DIR=" CDI_TEST_LIB,
                                                "NVIDIA_VISIBLE_DEVICES=void"}));
     // Driver files at their host path minus the driver root.
     std::vector<std::string> cpaths;
@@ -146,13 +154,13 @@ TEST(CdiGenerate, OneGpu) {
         EXPECT_EQ(m.host_path.starts_with("/run/") ? m.host_path : m.host_path.substr(drv.size()),
                   m.container_path);
     }
-    EXPECT_EQ(cpaths, (std::vector<std::string>{
-                          "/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05",
-                          "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.580.95.05",
-                          "/usr/lib/x86_64-linux-gnu/libnvidia-glcore.so.580.95.05",
-                          "/usr/lib/x86_64-linux-gnu/vdpau/libvdpau_nvidia.so.580.95.05",
-                          "/usr/bin/nvidia-smi", "/lib/firmware/nvidia/580.95.05/gsp_ga10x.bin",
-                          "/etc/vulkan/icd.d/nvidia_icd.json", "/run/nvidia-persistenced/socket"}));
+    EXPECT_EQ(cpaths,
+              (std::vector<std::string>{
+                  CDI_TEST_LIB "/libcuda.so.580.95.05", CDI_TEST_LIB "/libnvidia-ml.so.580.95.05",
+                  CDI_TEST_LIB "/libnvidia-glcore.so.580.95.05",
+                  CDI_TEST_LIB "/vdpau/libvdpau_nvidia.so.580.95.05", "/usr/bin/nvidia-smi",
+                  "/lib/firmware/nvidia/580.95.05/gsp_ga10x.bin",
+                  "/etc/vulkan/icd.d/nvidia_icd.json", "/run/nvidia-persistenced/socket"}));
     EXPECT_EQ(c.mounts[0].options,
               (std::vector<std::string>{"ro", "nosuid", "nodev", "rbind", "rprivate"}));
     EXPECT_EQ(c.mounts.back().options,
@@ -169,19 +177,18 @@ TEST(CdiGenerate, OneGpu) {
         EXPECT_EQ(h.env, gantry::gpu_vendors::nvidia::hook_env());
         EXPECT_FALSE(h.env.empty());
     }
-    EXPECT_EQ(links_of(s), (std::vector<std::string>{
-                               "libcuda.so.580.95.05::/usr/lib/x86_64-linux-gnu/libcuda.so.1",
-                               "libcuda.so.1::/usr/lib/x86_64-linux-gnu/libcuda.so",
-                               "libnvidia-ml.so.580.95.05::/usr/lib/x86_64-linux-gnu/"
-                               "libnvidia-ml.so.1",
-                               "libnvidia-ml.so.1::/usr/lib/x86_64-linux-gnu/libnvidia-ml.so",
-                               "libvdpau_nvidia.so.580.95.05::/usr/lib/x86_64-linux-gnu/vdpau/"
-                               "libvdpau_nvidia.so.1"}));
+    EXPECT_EQ(links_of(s),
+              (std::vector<std::string>{"libcuda.so.580.95.05::" CDI_TEST_LIB "/libcuda.so.1",
+                                        "libcuda.so.1::" CDI_TEST_LIB "/libcuda.so",
+                                        "libnvidia-ml.so.580.95.05::" CDI_TEST_LIB "/"
+                                        "libnvidia-ml.so.1",
+                                        "libnvidia-ml.so.1::" CDI_TEST_LIB "/libnvidia-ml.so",
+                                        "libvdpau_nvidia.so.580.95.05::" CDI_TEST_LIB "/vdpau/"
+                                        "libvdpau_nvidia.so.1"}));
     ASSERT_TRUE(hook(s, "update-ldcache"));
     EXPECT_EQ(hook(s, "update-ldcache")->args,
               (std::vector<std::string>{"gantry", "hook", "update-ldcache", "--folder",
-                                        "/usr/lib/x86_64-linux-gnu", "--folder",
-                                        "/usr/lib/x86_64-linux-gnu/vdpau"}));
+                                        CDI_TEST_LIB, "--folder", CDI_TEST_LIB "/vdpau"}));
     ASSERT_TRUE(hook(s, "disable-device-node-modification"));
     // The simulated host's params file, not the machine's /proc.
     EXPECT_EQ(hook(s, "disable-device-node-modification")->args,
@@ -248,7 +255,7 @@ TEST(CdiGenerate, ARunsDescriptionHasItsCapabilitiesInTheImagesDirectories) {
     s = nv::generate(host, opt);
     mounted.clear();
     for (auto& m : s.edits.mounts) mounted.insert(m.container_path);
-    EXPECT_TRUE(mounted.count("/usr/lib/x86_64-linux-gnu/libnvidia-glcore.so.580.95.05"));
+    EXPECT_TRUE(mounted.count(CDI_TEST_LIB "/libnvidia-glcore.so.580.95.05"));
 }
 
 TEST(CdiGenerate, NamingStrategiesAndVersions) {
@@ -386,3 +393,5 @@ TEST(CdiGenerate, GeneratedSpecAppliesThroughTheRegistry) {
 }
 
 } // namespace cdi_generate_test
+
+#undef CDI_TEST_LIB

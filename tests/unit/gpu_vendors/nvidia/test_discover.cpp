@@ -261,7 +261,7 @@ TEST(NvidiaDiscover, WslLayout) {
     write(store + "/nvidia-smi", "#!/bin/sh\n");
     write(store + "/nv_dispi.inf", "");
     write(root + "/usr/lib/wsl/drivers/iigd_dch.inf_amd64_9/x.dll", "");
-    write(root + "/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05", elf64("libcuda.so.1"));
+    write(root + x64 + "/libcuda.so.580.95.05", elf64("libcuda.so.1"));
     write(root + "/dev/dxg", "");
     gantry::gpu_vendors::nvidia::Host h =
         gantry::gpu_vendors::nvidia::discover({root, root, false});
@@ -281,8 +281,7 @@ TEST(NvidiaDiscover, WslLayout) {
               "/usr/lib/wsl/drivers/nv_dispi.inf_amd64_1234/nvcubins.bin");
     EXPECT_EQ(h.nvml_path, store + "/libnvidia-ml.so.1");
     EXPECT_EQ(h.wsl_driver_store, std::vector<std::string>{store});
-    EXPECT_EQ(h.wsl_shadowing,
-              std::vector<std::string>{"/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05"});
+    EXPECT_EQ(h.wsl_shadowing, std::vector<std::string>{x64 + "/libcuda.so.580.95.05"});
     EXPECT_TRUE(h.dxg.present);
     EXPECT_EQ(h.dxg.path, "/dev/dxg");
 }
@@ -321,7 +320,7 @@ int nvmlDeviceGetComputeInstanceId(dev* d, unsigned* id) { (void)d; *id = 0; ret
 )";
 
 TEST(NvidiaDiscover, GpusAndMigFromNvml) {
-    if (!have_cc()) GTEST_SKIP() << "no C compiler";
+    if (!have_cc()) GTEST_SKIP() << why_no_cc();
     GpuTempDir t;
     const std::string root = t.str() + "/driver", dev = t.str() + "/dev";
     lay_out_proc(root);

@@ -26,7 +26,7 @@ TEST(NvidiaGpuFacts, LayoutOfADebianImage) {
     fx.add_image("deb:1", {}, {{"etc/debian_version", "12.5\n"}, {"bin/sh", "#!"}});
     auto img = image(fx, "deb:1");
     auto l = nv::image_gpu_layout(gantry::rootfs::LayerFiles(fx.store(), img.config.diff_ids));
-    EXPECT_EQ(l.lib_dir, "/usr/lib/x86_64-linux-gnu");
+    EXPECT_EQ(l.lib_dir, std::string("/usr/lib/") + nv::kMultiarch);
     EXPECT_EQ(l.lib32_dir, "/usr/lib/i386-linux-gnu");
     EXPECT_EQ(l.compat_libcuda, "");
     EXPECT_FALSE(l.cached_sonames); // no linker cache: nothing to rebuild
@@ -37,15 +37,15 @@ TEST(NvidiaGpuFacts, LayoutOfADebianImage) {
 TEST(NvidiaGpuFacts, LayoutOfADebianBuiltProgramStagedAlone) {
     FixtureStore fx;
     fx.add_image("staged:1", {},
-                 {{"lib/x86_64-linux-gnu/libc.so.6", "\x7f"
-                                                     "ELF"},
+                 {{std::string("lib/") + nv::kMultiarch + "/libc.so.6", "\x7f"
+                                                                        "ELF"},
                   {"lib64/ld-linux-x86-64.so.2", "\x7f"
                                                  "ELF"},
                   {"usr/local/bin/vector_add", "\x7f"
                                                "ELF"}});
     auto img = image(fx, "staged:1");
     auto l = nv::image_gpu_layout(gantry::rootfs::LayerFiles(fx.store(), img.config.diff_ids));
-    EXPECT_EQ(l.lib_dir, "/usr/lib/x86_64-linux-gnu");
+    EXPECT_EQ(l.lib_dir, std::string("/usr/lib/") + nv::kMultiarch);
     EXPECT_EQ(l.lib32_dir, "/usr/lib/i386-linux-gnu");
 }
 
@@ -53,14 +53,15 @@ TEST(NvidiaGpuFacts, LayoutOfADebianBuiltProgramStagedAlone) {
 // (libstdc++ names libm.so.6, libc.so.6 and libgcc_s.so.1), an image whose library directories
 // (Debian's multiarch one included, a link counted) hold some of them.
 TEST(NvidiaGpuFacts, DoctorNamesWhatADriverLibraryNeedsAndTheImageLacks) {
-    const char* lib = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6";
-    if (::access(lib, R_OK) != 0) GTEST_SKIP() << lib << " is not on this host";
+    const std::string multiarch = nv::kMultiarch;
+    const std::string lib = "/usr/lib/" + multiarch + "/libstdc++.so.6";
+    if (::access(lib.c_str(), R_OK) != 0) GTEST_SKIP() << lib << " is not on this host";
     FixtureStore fx;
     fx.add_image("staged:2", {},
-                 {{"lib/x86_64-linux-gnu/libc.so.6", "\x7f"
-                                                     "ELF"},
-                  {"usr/lib/x86_64-linux-gnu/libm.so.6", "\x7f"
-                                                         "ELF"}});
+                 {{"lib/" + multiarch + "/libc.so.6", "\x7f"
+                                                      "ELF"},
+                  {"usr/lib/" + multiarch + "/libm.so.6", "\x7f"
+                                                          "ELF"}});
     auto img = image(fx, "staged:2");
     gantry::gpu_vendors::nvidia::Host host;
     host.driver_version = "580.159.04";
