@@ -65,7 +65,7 @@ void register_commit(CLI::App& app, Context& ctx) {
     auto* helper = app.add_subcommand("__commit", "");
     helper->group(""); // hidden
     helper->callback([&ctx] {
-        ctx.action = [&ctx] {
+        ctx.action = [] {
             std::string text = fs::read_stream(STDIN_FILENO, 1 << 20, "the commit request");
             auto j = nlohmann::json::parse(text, nullptr, false);
             if (j.is_discarded() || !j.is_object())

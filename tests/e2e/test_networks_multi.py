@@ -129,7 +129,9 @@ def test_two_networks_and_connect_rootless(rootless, peer_image):  # noqa: F811
     shutil.copy(peer_image, archive)
     os.chmod(archive, 0o644)
     g.run("load", archive)
-    check_two_networks(g, g.base / "store", "")
+    # a suffix of its own: container names are the user's, across stores, and
+    # test_networks_user.py's rootless test runs as the same user, maybe at the same time
+    check_two_networks(g, g.base / "store", "-m")
 
 
 COMPOSE = """services:

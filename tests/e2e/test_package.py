@@ -215,7 +215,7 @@ def in_root(root, *args, **kw):
 
 COMPLETE = """source /usr/share/bash-completion/completions/gantry
 t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _gantry; echo "${COMPREPLY[*]}"; }
-t gantry ru; t gantry system pr; t gantry run --gp; t gantry --root /tmp/store rmi sam
+t gantry ru; t gantry system pr; t gantry run --gpu-v; t gantry --root /tmp/store rmi sam
 """
 
 
@@ -260,7 +260,7 @@ def test_install_use_and_purge_in_a_fresh_debian_root(packages, fresh_root, tmp_
              "echo hello from $(id -u) in the container")
     assert run == "hello from 0 in the container\n"
     answers = in_root(root, "bash", "-c", COMPLETE).splitlines()
-    assert answers == ["run", "prune", "--gpus --gpu-vendor", "sample:latest"], answers
+    assert answers == ["run", "prune", "--gpu-vendor", "sample:latest"], answers
 
     first_hour(root, tmp_path)
     host_side_checks(root, debs, tmp_path)
