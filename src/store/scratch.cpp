@@ -128,12 +128,16 @@ Scratch::~Scratch() {
 void Scratch::discard() noexcept {
     if (gone_) return;
     gone_ = true;
-    if (made_) discard_dir(root_, dir_); // first: the hold protects the layers the overlay used
+    // first: the hold protects the layers the overlay used
+    const bool reap = made_ && discard_dir(root_, dir_);
     use_.unlock();
     if (recorded_) try {
             store_.remove_hold(id_);
         } catch (...) {
         }
+    // after the hold is gone: a reaper forked before holds the image's lock until it closes its
+    // descriptors, and under load an `rmi` right after the run saw the image still in use
+    if (reap) spawn_reaper(root_);
 }
 
 namespace {
@@ -173,7 +177,7 @@ void make_work_removable(const stdfs::path& dir) noexcept {
 
 } // namespace
 
-void discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept {
+bool discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept {
     make_work_removable(dir);
     auto trash = store_root / "trash";
     auto to = trash / dir.filename();
@@ -185,9 +189,9 @@ void discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept
             remove_owned_tree(dir);
         } catch (...) {
         }
-        return;
+        return false;
     }
-    if (batch_full(trash)) spawn_reaper(store_root);
+    return batch_full(trash);
 }
 
 std::uint64_t reap_trash(const stdfs::path& store_root) {

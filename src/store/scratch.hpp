@@ -73,10 +73,12 @@ class Scratch {
 // How many discarded directories trash/ collects before a reaper is started.
 inline constexpr unsigned kReapBatch = 16;
 
-// Renames dir into STORE/trash/ (or removes it in place if that fails) and starts a detached
-// reaper when trash/ holds kReapBatch entries or more (or when the filesystem cannot say how
-// many it holds). Never throws: cleanup must not mask the workload's status.
-void discard_dir(const std::filesystem::path& store_root,
+// Renames dir into STORE/trash/ (or removes it in place if that fails). True when trash/ then
+// holds kReapBatch entries or more (or the filesystem cannot say how many it holds): a reaper is
+// due, which the caller starts (Scratch::discard does) once it released its locks, since a
+// forked reaper holds every lock of its parent's until it closes its descriptors. Never throws:
+// cleanup must not mask the workload's status.
+bool discard_dir(const std::filesystem::path& store_root,
                  const std::filesystem::path& dir) noexcept;
 
 // Deletes everything in STORE/trash/ now (one reaper at a time: others return at once). An
