@@ -114,7 +114,7 @@ gantry_module(engine PURPOSE "the front end of gantry's own doors (run, create/s
 gantry_module(apptainer PURPOSE "gantry apptainer, Apptainer's command line as a door of its own: its actions, flags and defaults as one engine::RunRequest, instances as detached containers, inspect and run-help of a SIF or sandbox, sandbox directories built, its image commands as gantry's"
   DEPENDS engine gotemplate gpu_vendors_all records registry sif sqsh util)
 gantry_module(ocirt PURPOSE "the front end of gantry oci (containerd's runc shim, CRI pods, podman): runc's command-line contract over a bundle another engine prepared, through the same core as engine/ (records, runtime, GPUs)"
-  DEPENDS cdi fuse gpu_vendors_all lazy oci records registry runtime sandbox sqsh store util)
+  DEPENDS cdi engine fuse gpu_vendors_all kernel_cache lazy oci records registry runtime sandbox sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info, events and stats (--format rows, inspect JSON, the events stream, StatsJSON) and docker's --filter"
   DEPENDS engine gotemplate oci records store util)
 gantry_module(image_list PURPOSE "what gantry images and GET /images/json list: the local store's, lazily pulled and shared stores' images with docker's facts, sizes and filters"

@@ -96,22 +96,15 @@ kernel_cache::Setting kernel_cache_setting(const RunRequest& request) {
     }
 }
 
-kernel_cache::KeyFacts kernel_cache_facts(const Prepared& p) {
-    const auto& r = p.request;
+kernel_cache::KeyFacts key_facts(const std::string& image, unsigned user,
+                                 const gpu_vendors::Backend* backend,
+                                 const gpu_vendors::Roots& roots) {
     kernel_cache::KeyFacts f;
-    const auto& image = p.view.image;
-    f.image = !image.manifest_digest.empty()          ? image.manifest_digest.str()
-              : !image.manifest.config.digest.empty() ? image.manifest.config.digest.str()
-                                                      : std::string();
-    if (f.image.empty())
-        throw Error(Errc::unsupported,
-                    "--kernel-cache: the image " + r.image + " has no digest to key a cache on",
-                    "run an image from the store or a registry, or leave --kernel-cache out");
-    f.user = p.caller.uid;
-    const auto& env = p.spec.env;
-    if (const auto* backend = gpu_vendors::for_run(r.gpu_roots, r.gpu_vendor, env, r.gpus)) {
+    f.image = image;
+    f.user = user;
+    if (backend) {
         f.vendor = std::string(backend->name());
-        f.host = backend->kernel_cache_facts(r.gpu_roots, runtime_cache_dir());
+        f.host = backend->kernel_cache_facts(roots, runtime_cache_dir());
         return f;
     }
     // no GPU: the CPU's code (JITs that compile for the host CPU, ccache's compilers)
@@ -135,43 +128,66 @@ kernel_cache::KeyFacts kernel_cache_facts(const Prepared& p) {
     return f;
 }
 
-void attach_kernel_cache(Prepared& p) {
-    auto setting = kernel_cache_setting(p.request);
-    p.request.kernel_cache = setting.word(); // a kept container's starts keep this one
-    if (setting.kind == kernel_cache::Setting::Kind::off) return;
-    auto facts = kernel_cache_facts(p);
-    auto root = kernel_cache::root_of(setting, p.store->root());
+kernel_cache::KeyFacts kernel_cache_facts(const Prepared& p) {
+    const auto& r = p.request;
+    const auto& image = p.view.image;
+    std::string digest = !image.manifest_digest.empty() ? image.manifest_digest.str()
+                         : !image.manifest.config.digest.empty()
+                             ? image.manifest.config.digest.str()
+                             : std::string();
+    if (digest.empty())
+        throw Error(Errc::unsupported,
+                    "--kernel-cache: the image " + r.image + " has no digest to key a cache on",
+                    "run an image from the store or a registry, or leave --kernel-cache out");
+    return key_facts(digest, p.caller.uid,
+                     gpu_vendors::for_run(r.gpu_roots, r.gpu_vendor, p.spec.env, r.gpus),
+                     r.gpu_roots);
+}
+
+std::shared_ptr<kernel_cache::Attachment>
+attach_kernel_cache(oci::RuntimeSpec& spec, const kernel_cache::Setting& setting,
+                    const kernel_cache::KeyFacts& facts, const std::filesystem::path& store_root,
+                    const std::string& id, const std::vector<std::string>& image_stores,
+                    const std::string& repository) {
+    auto root = kernel_cache::root_of(setting, store_root);
     auto variables = gpu_vendors::kernel_cache_variables();
     kernel_cache::AttachOptions options;
     options.directories = kernel_cache::directories(variables);
     options.max_bytes = kernel_cache_max_bytes();
     // a key this node lacks starts from a shared store's copy (kernel_cache/shared.hpp)
-    options.shared_stores = sqsh::configured_stores(p.request.image_stores);
+    options.shared_stores = sqsh::configured_stores(image_stores);
     // ... else from the image's registry, where the config file asks for it
-    if (kernel_cache_from_registry())
-        if (auto repo = image_repository(p.request.image); !repo.empty()) {
-            const auto max_bytes = options.max_bytes;
-            options.fetch = [repo, max_bytes](const kernel_cache::KeyFacts& f,
-                                              const std::filesystem::path& into) {
-                return fetch_kernel_cache_artifact(f, repo, into, max_bytes, {});
-            };
-        }
-    auto a = std::make_shared<kernel_cache::Attachment>(
-        kernel_cache::attach(root, facts, p.id, options));
+    if (!repository.empty() && kernel_cache_from_registry()) {
+        const auto max_bytes = options.max_bytes;
+        options.fetch = [repository, max_bytes](const kernel_cache::KeyFacts& f,
+                                                const std::filesystem::path& into) {
+            return fetch_kernel_cache_artifact(f, repository, into, max_bytes, {});
+        };
+    }
+    auto a =
+        std::make_shared<kernel_cache::Attachment>(kernel_cache::attach(root, facts, id, options));
     oci::Mount m;
     m.destination = kernel_cache::kMountPath;
     m.type = "overlay";
     m.source = "overlay";
     m.options = a->mount_options();
-    p.spec.mounts.push_back(std::move(m));
-    for (auto& e : kernel_cache::pointed_env(p.spec.env, variables))
-        p.spec.env.push_back(std::move(e));
-    p.spec.annotations[kKernelCacheKeyAnnotation] = a->key;
-    p.spec.annotations[kKernelCacheDirAnnotation] = a->key_dir.string();
-    p.spec.annotations[kKernelCacheRoleAnnotation] = kernel_cache::to_string(a->role);
+    spec.mounts.push_back(std::move(m));
+    for (auto& e : kernel_cache::pointed_env(spec.env, variables)) spec.env.push_back(std::move(e));
+    spec.annotations[kKernelCacheKeyAnnotation] = a->key;
+    spec.annotations[kKernelCacheDirAnnotation] = a->key_dir.string();
+    spec.annotations[kKernelCacheRoleAnnotation] = kernel_cache::to_string(a->role);
     log::debug("kernel cache " + a->key + " (" + kernel_cache::to_string(a->role) +
                "): " + a->key_dir.string());
-    p.kernel_cache = std::move(a);
+    return a;
+}
+
+void attach_kernel_cache(Prepared& p) {
+    auto setting = kernel_cache_setting(p.request);
+    p.request.kernel_cache = setting.word(); // a kept container's starts keep this one
+    if (setting.kind == kernel_cache::Setting::Kind::off) return;
+    p.kernel_cache =
+        attach_kernel_cache(p.spec, setting, kernel_cache_facts(p), p.store->root(), p.id,
+                            p.request.image_stores, image_repository(p.request.image));
 }
 
 std::filesystem::path kernel_cache_root(const std::filesystem::path& store_root,

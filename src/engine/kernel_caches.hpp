@@ -8,7 +8,9 @@
 #pragma once
 
 #include "engine/engine.hpp"
+#include "gpu_vendors/backend.hpp"
 #include "kernel_cache/caches.hpp"
+#include "oci/runtime_spec.hpp"
 
 #include <string>
 
@@ -30,6 +32,23 @@ std::uint64_t kernel_cache_max_bytes();
 // The host facts of the key for a container whose final environment is ENV (vendor, driver,
 // targets; or the CPU).
 kernel_cache::KeyFacts kernel_cache_facts(const Prepared& p);
+// The facts of a key for a container of IMAGE (a digest) run by the host uid USER: the GPUs of
+// BACKEND on the host ROOTS name (driver, runtime, targets), or the host's CPU when BACKEND is
+// null. Every door's key (run's above, gantry oci's) is made here.
+kernel_cache::KeyFacts key_facts(const std::string& image, unsigned user,
+                                 const gpu_vendors::Backend* backend,
+                                 const gpu_vendors::Roots& roots);
+
+// The key of FACTS under SETTING's root (not off; STORE_ROOT for auto) attached for the
+// container ID: SPEC gains its overlay mount at kernel_cache::kMountPath, every cache variable
+// its environment leaves unset, and the key/dir/role annotations. A key this node lacks starts
+// from IMAGE_STORES' copy, else (where the config file asks) from REPOSITORY's artifact ("":
+// none). The attachment holds the key's locks until the container ends.
+std::shared_ptr<kernel_cache::Attachment>
+attach_kernel_cache(oci::RuntimeSpec& spec, const kernel_cache::Setting& setting,
+                    const kernel_cache::KeyFacts& facts, const std::filesystem::path& store_root,
+                    const std::string& id, const std::vector<std::string>& image_stores,
+                    const std::string& repository);
 
 // The cache attached to P (after its spec, scratch and GPUs): the mount, the variables and the
 // annotations added to p.spec, the attachment kept in p.kernel_cache. Nothing when off.

@@ -48,6 +48,8 @@ namespace stdfs = std::filesystem;
 
 constexpr const char* kRuncV2 = "io.containerd.runc.v2";
 constexpr const char* kCdiAnnotations = "cdi.k8s.io/*";
+// a pod's kernel cache (docs/kernel-caches.md): gantry-oci's one annotation a pod may set
+constexpr const char* kKernelCacheAnnotation = "io.gantry.kernel-cache";
 constexpr std::size_t kMaxContainerdConfig = 4u << 20;
 
 [[noreturn]] void k8s_refuse(const std::string& file, const std::string& what,
@@ -115,12 +117,12 @@ bool k8s_is_gantry_binary(const std::string& binary) {
     return stdfs::path(binary).filename() == "gantry-oci";
 }
 
-// Adds "cdi.k8s.io/*" to the string array KEY of RT (created when absent).
+// Adds ANNOTATION to the string array KEY of RT (created when absent).
 void k8s_add_annotation(toml::table& rt, const std::string& key, const std::string& file,
-                        const std::string& path) {
+                        const std::string& path, const char* annotation) {
     toml::node* n = rt.get(key);
     if (!n) {
-        rt.insert_or_assign(key, toml::array{kCdiAnnotations});
+        rt.insert_or_assign(key, toml::array{annotation});
         return;
     }
     toml::array* arr = n->as_array();
@@ -131,9 +133,9 @@ void k8s_add_annotation(toml::table& rt, const std::string& key, const std::stri
         if (!s)
             k8s_refuse(file, path + "." + key + " holds a value that is not a string",
                        "make it an array of strings");
-        if (*s == kCdiAnnotations) return;
+        if (*s == annotation) return;
     }
-    arr->push_back(kCdiAnnotations);
+    arr->push_back(annotation);
 }
 
 struct CriTables {
@@ -222,7 +224,12 @@ Edit install(const std::string& text, const std::string& file, const InstallOpti
     // would have it apply them a second time (their hooks run twice)
     const bool containerd_applies_cdi =
         plugin.get("enable_cdi") ? plugin.get("enable_cdi")->value_or(false) : cri.version == 3;
-    if (!containerd_applies_cdi) k8s_add_annotation(rt, "container_annotations", file, rt_path);
+    if (!containerd_applies_cdi)
+        k8s_add_annotation(rt, "container_annotations", file, rt_path, kCdiAnnotations);
+    // a pod's or a container's io.gantry.kernel-cache reaches gantry-oci (containerd passes
+    // only the annotations a handler lists)
+    k8s_add_annotation(rt, "container_annotations", file, rt_path, kKernelCacheAnnotation);
+    k8s_add_annotation(rt, "pod_annotations", file, rt_path, kKernelCacheAnnotation);
     if (opts.set_as_default) {
         std::string cur =
             k8s_string_at(ctr, "default_runtime_name", file, cri.path + ".default_runtime_name");

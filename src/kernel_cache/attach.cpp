@@ -174,6 +174,13 @@ void Attachment::finish() {
     run_lock_.unlock();
 }
 
+std::vector<int> Attachment::descriptors() const {
+    std::vector<int> out;
+    for (const FileLock* l : {&writer_lock_, &generation_lock_, &run_lock_})
+        if (l->held()) out.push_back(l->descriptor());
+    return out;
+}
+
 Attachment::~Attachment() {
     if (handed_over_ || finished_ || run_dir_.empty()) return;
     try {

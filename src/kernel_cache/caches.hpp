@@ -70,6 +70,9 @@ class Attachment {
     // This process no longer owns the run (the -d monitor, a fork, does): the destructor leaves
     // the run directory to it.
     void hand_over() { handed_over_ = true; }
+    // The descriptors of the locks it holds: a process forked to finish it (a monitor that
+    // closes everything else) keeps these.
+    std::vector<int> descriptors() const;
 
   private:
     friend Attachment attach(const std::filesystem::path&, const KeyFacts&, const std::string&,

@@ -100,6 +100,9 @@ void save(const Container& c) {
                         {"config", c.config}};
     if (!c.cgroup.is_null()) j["cgroup"] = c.cgroup;
     if (c.monitor > 0) j["monitor"] = {{"pid", c.monitor}, {"start", c.monitor_started}};
+    if (c.kernel_cache_monitor > 0)
+        j["kernel_cache_monitor"] = {{"pid", c.kernel_cache_monitor},
+                                     {"start", c.kernel_cache_monitor_started}};
     fs::write_atomic(record_dir(c) / "state.json", j.dump(), 0600,
                      fs::Sync::volatile_only); // in --root
 }

@@ -49,8 +49,17 @@ std::string root_env_name(std::string_view flag) {
     return name;
 }
 
-std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
+gpu_vendors::Roots requested_roots() {
+    gpu_vendors::Roots roots;
+    for (const gpu_vendors::RootFlag& f : gpu_vendors::host_root_flags())
+        roots.of(f) = env_or(root_env_name(f.name).c_str(), "/");
+    return roots;
+}
+
+std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec,
+                                            const gpu_vendors::Backend** backend) {
     std::vector<std::string> added;
+    if (backend) *backend = nullptr;
     // CDI devices from annotations
     std::vector<std::string> names;
     for (const auto& [key, value] : spec.annotations)
@@ -64,12 +73,16 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
                                      "use vendor.com/class=name, e.g. nvidia.com/gpu=0"});
         for (auto& w : res.warnings) log::warn(w);
         added.insert(added.end(), names.begin(), names.end());
+        // the vendor of the first name's kind ("nvidia.com/gpu=0": nvidia's backend)
+        if (backend) try {
+                const std::string& n = names.front();
+                *backend = &gpu_vendors::find(n.substr(0, n.find_first_of("./")));
+            } catch (const Error&) { // a kind of a vendor gantry has no backend for: no GPU facts
+            }
     }
     // the vendors' environment contract: the GPU layer's step for every door, the
     // compatibility policy (NVIDIA_REQUIRE_*, the doctor's rules) included
-    gpu_vendors::Roots roots;
-    for (const gpu_vendors::RootFlag& f : gpu_vendors::host_root_flags())
-        roots.of(f) = env_or(root_env_name(f.name).c_str(), "/");
+    const gpu_vendors::Roots roots = requested_roots();
     const std::optional<std::string> no_gpus_flag;
     const std::vector<std::string> env = spec.env; // the request, before the edits change it
     gpu_vendors::GpuContext ctx{gpu_vendors::Door::oci,
@@ -83,8 +96,10 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
                                 fs::self_exe(),
                                 "GANTRY_NO_REQUIRE=1"};
     std::vector<std::string> warnings;
-    auto devs = gpu_vendors::add_gpus(spec, ctx, std::nullopt, {}, &warnings);
+    gpu_vendors::AddedGpus by;
+    auto devs = gpu_vendors::add_gpus(spec, ctx, std::nullopt, {}, &warnings, &by);
     for (auto& w : warnings) log::warn(w);
+    if (backend && by.backend && !devs.empty()) *backend = by.backend;
     added.insert(added.end(), devs.begin(), devs.end());
     return added;
 }

@@ -15,6 +15,7 @@
 // that asks for no GPU reads nothing of the host.
 #pragma once
 
+#include "gpu_vendors/backend.hpp"
 #include "oci/runtime_spec.hpp"
 
 #include <string>
@@ -26,7 +27,13 @@ namespace gantry::ocirt {
 // The environment variable of a host-root flag: "--driver-root" -> "GANTRY_DRIVER_ROOT".
 std::string root_env_name(std::string_view flag);
 
-// Edits SPEC; returns the names of the devices added (empty: none asked for).
-std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec);
+// The host the runtime's environment names (a variable per host-root flag; default /).
+gpu_vendors::Roots requested_roots();
+
+// Edits SPEC; returns the names of the devices added (empty: none asked for). BACKEND (when
+// given) is set to the vendor whose GPUs were added (by CDI name or by the vendors' variables),
+// null when none.
+std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec,
+                                            const gpu_vendors::Backend** backend = nullptr);
 
 } // namespace gantry::ocirt

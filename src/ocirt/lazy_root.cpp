@@ -2,6 +2,7 @@
 
 #include "fuse/server.hpp"
 #include "lazy/image.hpp"
+#include "ocirt/kernel_cache_use.hpp"
 #include "records/state.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/monitor.hpp"
@@ -50,6 +51,10 @@ int monitor(int sock, const std::shared_ptr<lazy::Tree>& tree, const fuse::IdVie
 void check_gantry_annotations(const std::map<std::string, std::string>& annotations) {
     for (const auto& [key, value] : annotations) {
         if (!key.starts_with("io.gantry.")) continue;
+        if (key == kKernelCacheAnnotation) {
+            check_kernel_cache_annotation(value);
+            continue;
+        }
         if (key != oci::kLazyImageAnnotation && key != oci::kLazyStoreAnnotation &&
             key != oci::kLazyTlsVerifyAnnotation)
             throw Error(Errc::invalid,
@@ -57,7 +62,8 @@ void check_gantry_annotations(const std::map<std::string, std::string>& annotati
                             ", which gantry oci does not know",
                         "remove it (gantry's bundle annotations: " +
                             std::string(oci::kLazyImageAnnotation) + ", " +
-                            oci::kLazyStoreAnnotation + ", " + oci::kLazyTlsVerifyAnnotation + ")");
+                            oci::kLazyStoreAnnotation + ", " + oci::kLazyTlsVerifyAnnotation +
+                            ", " + kKernelCacheAnnotation + ")");
         if (key == oci::kLazyTlsVerifyAnnotation && value != "false" && value != "true")
             throw Error(Errc::invalid, "the annotation " + key + " is \"" + value + "\"",
                         "use true or false");

@@ -4,6 +4,7 @@
 #include "ocirt/cgroups.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/gpus.hpp"
+#include "ocirt/kernel_cache_use.hpp"
 #include "ocirt/lazy_root.hpp"
 #include "ocirt/ocirt.hpp"
 #include "records/state.hpp"
@@ -150,7 +151,8 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     }
     // GPUs the bundle asks for (CDI annotations, NVIDIA_/AMD_VISIBLE_DEVICES): the spec gains
     // their devices, mounts and hooks; the hooks see that spec (below), never a changed bundle
-    bool gpus = !add_requested_gpus(spec).empty();
+    const gpu_vendors::Backend* gpu_backend = nullptr;
+    bool gpus = !add_requested_gpus(spec, &gpu_backend).empty();
     // runc's default propagation of the container's mount namespace (prepareRoot): "/" rslave,
     // so that mounts the host makes later under a bind's shared source reach the container
     if (spec.rootfs_propagation.empty()) spec.rootfs_propagation = "rslave";
@@ -183,6 +185,11 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         Fd gate(::open(fifo(c).c_str(), O_RDWR | O_CLOEXEC));
         if (!gate) throw_errno("cannot open " + fifo(c).string());
         fs::make_dirs(record_dir(c) / "mnt", 0700);
+
+        // io.gantry.kernel-cache: the key's cache mounted, its variables set; its monitor
+        // (below) holds it while the container runs
+        std::unique_ptr<KernelCacheUse> cache =
+            KernelCacheUse::attach(spec, o.id, rootfs, gpu_backend, requested_roots());
 
         runtime::Launch l;
         if (gpus && !spec.hooks.empty()) { // hooks read config.json: give them the edited spec
@@ -227,6 +234,10 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         if (lazy) {
             c.monitor = lazy->watch(pid, c.pid_start);
             c.monitor_started = records::process_start_time(c.monitor);
+        }
+        if (cache) {
+            c.kernel_cache_monitor = cache->watch(pid, c.pid_start);
+            c.kernel_cache_monitor_started = records::process_start_time(c.kernel_cache_monitor);
         }
         save(c);
         if (out.master) set_console_size(out.master.get(), c.config);
@@ -444,6 +455,9 @@ void remove(const Global& g, const std::string& id, bool force, const std::strin
     kill_leftovers(c); // stopped or killed: what outlived its first process goes with it
     // a lazy root's monitor ends once the container has: nothing serves or holds its image after
     if (c.monitor > 0) records::await_exit(c.monitor, c.monitor_started, 10);
+    // a kernel cache's writer is published once the container has exited: deleted after it
+    if (c.kernel_cache_monitor > 0)
+        records::await_exit(c.kernel_cache_monitor, c.kernel_cache_monitor_started, 30);
     if (auto cg = cgroups(c)) cg->destroy();
     fs::remove_tree(record_dir(c));
     run_poststop_hooks(c, hook_dir);

@@ -48,16 +48,20 @@ Container parse_state(std::string_view text, const std::string& id,
         c.cgroup = j.value("cgroup", nlohmann::json());
         if (!c.cgroup.is_null() && !c.cgroup.is_object())
             throw damaged("its cgroup is not a JSON object");
-        if (j.contains("monitor")) { // a lazy root's monitor: waited for, never signalled
-            const auto& m = j.at("monitor");
+        // a lazy root's monitor, a kernel cache's: waited for, never signalled
+        auto monitor = [&](const char* name, pid_t& into, unsigned long long& started) {
+            if (!j.contains(name)) return;
+            const auto& m = j.at(name);
             const auto& mp = m.at("pid");
             const auto& ms = m.at("start");
             if (!mp.is_number_unsigned() || mp.get<std::uint64_t>() > kMaxPid ||
                 mp.get<std::uint64_t>() == 0 || !ms.is_number_unsigned())
-                throw damaged("its monitor " + m.dump() + " is not a process");
-            c.monitor = static_cast<pid_t>(mp.get<std::uint64_t>());
-            c.monitor_started = ms.get<std::uint64_t>();
-        }
+                throw damaged(std::string("its ") + name + " " + m.dump() + " is not a process");
+            into = static_cast<pid_t>(mp.get<std::uint64_t>());
+            started = ms.get<std::uint64_t>();
+        };
+        monitor("monitor", c.monitor, c.monitor_started);
+        monitor("kernel_cache_monitor", c.kernel_cache_monitor, c.kernel_cache_monitor_started);
         c.container_dir = dir.string();
         return c;
     } catch (const nlohmann::json::exception& e) {

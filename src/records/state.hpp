@@ -90,6 +90,10 @@ struct ContainerState {
     std::string bundle, rootfs;
     nlohmann::json config, cgroup;
     unsigned long long monitor_started = 0;
+    // gantry oci's kernel cache monitor (ocirt/kernel_cache_use.hpp): it holds the key's locks
+    // and publishes a writer's additions once the container has exited; 0 when none
+    pid_t kernel_cache_monitor = 0;
+    unsigned long long kernel_cache_monitor_started = 0;
 
     bool running() const; // status running and process_running(pid, pid_start)
     // Running, and frozen by its own cgroup's freezer (docker's pause; container_signals.cpp)

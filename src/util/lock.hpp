@@ -18,6 +18,8 @@ class FileLock {
     static FileLock try_lock(const std::filesystem::path& path, Mode mode);
     bool held() const { return static_cast<bool>(fd_); }
     void unlock() { fd_.reset(); }
+    // The lock file's descriptor (-1 when unheld): a process forked to hold the lock keeps it.
+    int descriptor() const { return fd_.get(); }
 
   private:
     Fd fd_;

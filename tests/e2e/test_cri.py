@@ -63,8 +63,8 @@ def test_the_handler_is_the_one_gantry_k8s_install_added(node):
     assert rt["runtimeType"] == "io.containerd.runc.v2"
     assert rt["options"]["BinaryName"] == str(node.base / "bin" / "gantry-oci")
     assert rt["options"]["Root"] == str(node.base / "gantry-root")  # the node's own key kept
-    assert rt["ContainerAnnotations"] == ["cdi.k8s.io/*"]
-    assert not rt["PodAnnotations"]
+    assert rt["ContainerAnnotations"] == ["cdi.k8s.io/*", "io.gantry.kernel-cache"]
+    assert rt["PodAnnotations"] == ["io.gantry.kernel-cache"]
 
 
 def test_pod_sandbox_runs_under_gantry_oci(node, gantry_pod):
@@ -371,6 +371,48 @@ def test_containers_in_the_pods_pid_namespace_as_runc(node, image):
     assert got == pod_pid_view(node, "runc")
     pid1, everyone = got
     assert pid1 == "/bin/sleep inf" and len(everyone) == 4, got  # the pause, sh, sleep, exec
+
+
+def run_to_exit(node, pod, name, script, annotations=None):
+    """A container running SCRIPT to its end, then removed: its log's lines."""
+    cid = create(node, pod, container_config(node, name, ["sh", "-c", script],
+                                             annotations=annotations))
+    node.cri.StartContainer({"container_id": cid})
+    deadline = time.monotonic() + 30
+    while node.cri.ContainerStatus({"container_id": cid}).status.state != \
+            node.api.CONTAINER_EXITED:
+        assert time.monotonic() < deadline, f"{name} still runs"
+        time.sleep(0.05)
+    node.cri.RemoveContainer({"container_id": cid})
+    log = Path(pod[1]["log_directory"]) / f"{name}.log"
+    return [line.split(" ", 3)[3] for line in log.read_text().splitlines()]
+
+
+def test_kernel_cache_by_a_pods_annotation(node, gantry_pod):
+    """io.gantry.kernel-cache=auto on a pod (containerd passes it: `gantry k8s install` lists it
+    in the handler's pod_annotations) or on a container (container_annotations) gets the key's
+    cache; containerd 1.6 names the image by its tag, so the key is its layers on this node. The
+    first container's additions are published once it has exited (before containerd's delete
+    returns): the next container of the image finds them."""
+    from cri_node import pod_config
+    cfg = pod_config(node, "kc-pod")
+    cfg["annotations"] = {"io.gantry.kernel-cache": "auto"}
+    pod_id = node.cri.RunPodSandbox({"config": cfg, "runtime_handler": "gantry"}).pod_sandbox_id
+    try:
+        first = run_to_exit(node, (pod_id, cfg), "kc1",
+                            'echo "$CCACHE_DIR"; echo compiled > "$CCACHE_DIR/kernel"')
+    finally:
+        remove_pod(node, pod_id)
+    assert first == ["/var/cache/gantry/kernels/ccache"], first
+    second = run_to_exit(node, gantry_pod, "kc2", 'cat "$CCACHE_DIR/kernel"',
+                         annotations={"io.gantry.kernel-cache": "auto"})
+    assert second == ["compiled"]
+    # one key, the image's layers (the pause container's sandbox got none)
+    caches = node.base / "store" / "kernel-caches"
+    facts = [json.loads((k / "facts.json").read_text()) for k in caches.iterdir() if k.is_dir()]
+    assert len(facts) == 1 and facts[0]["image"].startswith("rootfs:sha256:"), facts
+    # without the annotation: no cache, nothing pointed
+    assert run_to_exit(node, gantry_pod, "kc3", 'echo "[$CCACHE_DIR]"') == ["[]"]
 
 
 def test_nothing_is_left_after_the_pods_are_removed(node, gantry_pod):

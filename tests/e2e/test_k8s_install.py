@@ -43,8 +43,8 @@ def test_install_on_containerd_default_config_and_uninstall(tmp_path):
     rt = ctr["runtimes"]["gantry"]
     assert rt["runtime_type"] == "io.containerd.runc.v2"
     assert rt["options"]["BinaryName"] == "/usr/bin/gantry-oci"
-    assert rt["container_annotations"] == ["cdi.k8s.io/*"]
-    assert not rt.get("pod_annotations")
+    assert rt["container_annotations"] == ["cdi.k8s.io/*", "io.gantry.kernel-cache"]
+    assert rt["pod_annotations"] == ["io.gantry.kernel-cache"]  # a pod's kernel cache only
     assert ctr["runtimes"]["runc"]["runtime_type"] == "io.containerd.runc.v2"
     # a second run changes nothing, not even the backup
     installed = conf.read_bytes()

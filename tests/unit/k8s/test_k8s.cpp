@@ -56,9 +56,13 @@ TEST(K8sContainerdConfig, EmptyFileGetsVersion2AndTheHandler) {
         << e.text;
     EXPECT_NE(e.text.find("runtime_type = \"io.containerd.runc.v2\""), std::string::npos);
     EXPECT_NE(e.text.find("BinaryName = \"/usr/bin/gantry-oci\""), std::string::npos);
-    EXPECT_NE(e.text.find("container_annotations = [ \"cdi.k8s.io/*\" ]"), std::string::npos)
+    EXPECT_NE(e.text.find("container_annotations = [ \"cdi.k8s.io/*\", "
+                          "\"io.gantry.kernel-cache\" ]"),
+              std::string::npos)
         << e.text;
-    EXPECT_EQ(e.text.find("pod_annotations"), std::string::npos); // users write those
+    // a pod's own annotation for its kernel cache, and nothing else of a pod's
+    EXPECT_NE(e.text.find("pod_annotations = [ \"io.gantry.kernel-cache\" ]"), std::string::npos)
+        << e.text;
     EXPECT_EQ(e.text.find("default_runtime_name"), std::string::npos) << e.text;
 }
 
@@ -112,7 +116,8 @@ TEST(K8sContainerdConfig, ExistingHandlerKeepsItsOtherKeysAndAnnotations) {
     EXPECT_NE(e.text.find("Root = \"/run/g\""), std::string::npos) << e.text;
     EXPECT_NE(e.text.find("BinaryName = \"/usr/bin/gantry-oci\""), std::string::npos);
     EXPECT_EQ(e.text.find("/opt/old"), std::string::npos);
-    EXPECT_NE(e.text.find("container_annotations = [ \"example.com/x\", \"cdi.k8s.io/*\" ]"),
+    EXPECT_NE(e.text.find("container_annotations = [ \"example.com/x\", \"cdi.k8s.io/*\", "
+                          "\"io.gantry.kernel-cache\" ]"),
               std::string::npos)
         << e.text;
 }
@@ -168,23 +173,23 @@ TEST(K8sContainerdConfig, Version3UsesTheCriRuntimePlugin) {
               std::string::npos)
         << e.text;
     // containerd 2.x applies CDI itself (enable_cdi on by default): no pass-through
-    EXPECT_EQ(e.text.find("container_annotations"), std::string::npos) << e.text;
+    EXPECT_EQ(e.text.find("cdi.k8s.io/*"), std::string::npos) << e.text;
 }
 
 TEST(K8sContainerdConfig, NoAnnotationPassThroughWhereContainerdAppliesCdi) {
     // 1.7's enable_cdi = true: containerd applies the annotations' devices; passing them on too
     // would apply them twice. Off (1.7's default, 2.x set off): passed through
     const std::string cri = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n";
-    EXPECT_EQ(install(cri + "enable_cdi = true\n", "c.toml", k8s_opts())
-                  .text.find("container_annotations"),
+    EXPECT_EQ(install(cri + "enable_cdi = true\n", "c.toml", k8s_opts()).text.find("cdi.k8s.io/*"),
               std::string::npos);
     EXPECT_NE(install(cri + "enable_cdi = false\n", "c.toml", k8s_opts())
-                  .text.find("container_annotations = [ \"cdi.k8s.io/*\" ]"),
+                  .text.find("container_annotations = [ \"cdi.k8s.io/*\", "
+                             "\"io.gantry.kernel-cache\" ]"),
               std::string::npos);
     EXPECT_NE(install("version = 3\n[plugins.\"io.containerd.cri.v1.runtime\"]\nenable_cdi = "
                       "false\n",
                       "c.toml", k8s_opts())
-                  .text.find("container_annotations"),
+                  .text.find("cdi.k8s.io/*"),
               std::string::npos);
     // a handler whose options ask for systemd cgroups is refused, naming the fix
     std::string m = k8s_error_of([] {
