@@ -118,6 +118,30 @@ def test_scancel_leaves_nothing(cluster, image):
     assert str(cluster.dir / "store") not in Path("/proc/self/mountinfo").read_text()
 
 
+def test_kernel_cache_through_the_jobs_config_file(cluster, image):
+    """The plugin runs `gantry run -d` with the job's XDG_CONFIG_HOME: a config file's
+    `kernel_cache: auto` gives every step the key's cache in the node's store
+    (docs/kernel-caches.md); the second step on a node finds what the first compiled, another
+    node starts its own key."""
+    xdg = cluster.home / "kc-config"
+    (xdg / "gantry").mkdir(parents=True, exist_ok=True)
+    (xdg / "gantry" / "config.yaml").write_text("kernel_cache: auto\n")
+    for p in (xdg, xdg / "gantry", xdg / "gantry" / "config.yaml"):
+        os.chown(p, NOBODY.pw_uid, NOBODY.pw_gid)
+    work = ('f="$CCACHE_DIR/obj"; if [ -f "$f" ]; then echo "hit $(cat "$f")"; '
+            'else echo miss; echo "$SLURM_JOB_ID" > "$f"; fi')
+    env = {"XDG_CONFIG_HOME": str(xdg)}
+    out = []
+    for node in (NODES[0], NODES[0], NODES[1]):
+        r = cluster.srun("-N1", "-w", node, f"--container-image={image}", "sh", "-c", work,
+                         env=env)
+        assert r.returncode == 0, r
+        out.append(r.stdout.split()[0])
+    assert out == ["miss", "hit", "miss"], out
+    assert [p for p in (cluster.node_store(NODES[0]) / "kernel-caches").iterdir() if p.is_dir()]
+    assert_clean(cluster)
+
+
 @pytest.fixture(scope="module")
 def remote_image(cluster):
     """A busybox image in a local registry, behind the request-logging proxy; the job user's
