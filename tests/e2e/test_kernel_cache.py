@@ -365,3 +365,46 @@ def test_a_second_node_starts_from_the_registrys_artifact(kc, tmp_path):
         assert alone.out.splitlines() == ["miss"]
     finally:
         reg.stop()
+
+
+def test_a_registry_that_serves_the_referrers_api(kc, tmp_path):
+    """A registry with distribution-spec 1.1's referrers API (the proxy's --referrers mode over
+    docker-registry 2.8, tests/fixtures/registry/proxy.py): the push is answered with
+    OCI-Subject, so no fallback tag is written, and another node's first start finds the
+    artifact through GET /v2/NAME/referrers/DIGEST?artifactType=..., a hit."""
+    import urllib.error
+    from fixtures.registry.harness import Proxy, Registry
+    reg = Registry(tmp_path / "reg").start()
+    proxy = Proxy(tmp_path / "proxy", reg.addr, referrers=True).start()
+    try:
+        repo = f"{proxy.addr}/kc/plain"
+        kc.run("push", "--tls-verify=false", "kc/plain:1", f"{repo}:1")
+        kc.run("pull", "--tls-verify=false", f"{repo}:1")
+        node_a = kc.base / "node-a-referrers"
+        assert start(kc, f"{repo}:1", "api", f"--kernel-cache={node_a}").out.split() == ["miss"]
+        [k] = keys(kc, "--dir", node_a)
+        image = k["Facts"]["image"]
+        pushed = kc.run("kernel-cache", "push", "--tls-verify=false", "--dir", node_a, k["Key"],
+                        "--repository", repo)
+        artifact = pushed.out.strip().split("@")[1]
+        # the registry indexed it: no tag schema's index was written
+        with pytest.raises(urllib.error.HTTPError) as no_tag:
+            registry_get(reg, f"/v2/kc/plain/manifests/sha256-{image[7:]}",
+                         "application/vnd.oci.image.index.v1+json")
+        assert no_tag.value.code == 404
+        conf = tmp_path / "registries.conf"
+        conf.write_text(f'[[registry]]\nlocation = "{proxy.addr}"\ninsecure = true\n')
+        config = tmp_path / "config.yaml"
+        config.write_text("kernel_cache_registry: true\n")
+        node_b = Gantry(tmp_path / "node-b", env={"CONTAINERS_REGISTRIES_CONF": str(conf),
+                                                   "GANTRY_CONFIG": str(config)})
+        node_b.run("pull", f"{repo}:1")
+        proxy.clear_log()
+        first = node_b.run("run", "--kernel-cache", "-e", "TAG=b", f"{repo}:1", "sh", "-c", WORK)
+        assert first.out.splitlines() == ["hit api"], first
+        asked = [r["path"] for r in proxy.requests() if "/referrers/" in r["path"]]
+        assert asked and asked[0].startswith(f"/v2/kc/plain/referrers/{image}"), asked
+        assert any(r["path"].endswith(artifact) for r in proxy.requests()), proxy.requests()
+    finally:
+        proxy.stop()
+        reg.stop()
