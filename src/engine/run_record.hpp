@@ -101,6 +101,9 @@ class Record {
         cs_.monitor = ::getpid();
         states_->save_current(cs_);
     }
+    // -d -i: the monitor's descriptor holding its stdin's writing end (ContainerState::stdin_fd,
+    // what an attached client's stdin is written to), saved with monitored_here()
+    void stdin_held(int fd) { cs_.stdin_fd = fd; }
     // The process serving the container's root over FUSE: `gantry rm -f` kills it when the
     // container does not end with SIGKILL (a read it has not answered holds it).
     void serving(pid_t server) {

@@ -6,6 +6,7 @@
 // through a pty with one), then keeps its exit status for wait and exec's inspect.
 #pragma once
 
+#include "engine_api/detach_keys.hpp"
 #include "records/state.hpp"
 #include "util/fd.hpp"
 
@@ -15,10 +16,19 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <vector>
 
 namespace gantry::engine_api {
+
+// An attached client's way into a running container's stdin (records::ContainerState::
+// stdin_writer) and, where it has a terminal, its detach keys: without one, docker's daemon
+// passes every byte on (binary input), and so does gantry.
+struct AttachedStdin {
+    Fd fd;
+    std::optional<DetachKeys> keys;
+};
 
 struct Session {
     std::mutex m;
@@ -33,6 +43,10 @@ struct Session {
     Fd in_w, out_r, err_r;       // without a terminal: the pipes' service ends
     Fd master;                   // with one: the pty's master
     Fd wake;                     // the pump's eventfd, written at the start (none yet: -1)
+    // with want_in and a terminal (docker's daemon matches them on a terminal's input only):
+    // the client's detach keys; once they came, the client is let go (its connection closed)
+    // and the process runs on, its output read and dropped
+    std::optional<DetachKeys> detach;
 };
 
 // Starts ARGS (gantry's own command line, after --root) as S's process, its streams piped or on
@@ -63,7 +77,11 @@ std::shared_ptr<Session> find_attached(const std::string& id);
 // now on; with FOLLOW (stream=1, S running and detached) what it writes then, until it ends or
 // the client hangs up. With FINISH, SOCK is half-closed at the end. False when the client hung
 // up (or S has no output file: removed meanwhile, or never started).
+// With IN, what the client sends on SOCK (EARLY first: what the HTTP layer read past the
+// request) goes to the container's stdin, IN's detach keys ending the attach (false, SOCK not
+// half-closed: the connection is closed, the container runs on); without, it is dropped.
 bool attach_running(const records::ContainerState& s, unsigned streams, int sock, bool logs,
-                    bool follow, bool finish = true);
+                    bool follow, bool finish = true, AttachedStdin* in = nullptr,
+                    std::string_view early = {});
 
 } // namespace gantry::engine_api

@@ -140,4 +140,24 @@ std::string now_rfc3339() {
     return text::rfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
 }
 
+Fd ContainerState::stdin_writer() const {
+    if (stdin_fd <= 0 || !running()) return Fd();
+    auto started = monitor_start();
+    if (!started) return Fd();
+    auto path = "/proc/" + std::to_string(monitor) + "/fd/" + std::to_string(stdin_fd);
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd && errno == ENOENT) return Fd(); // the monitor ended meanwhile
+    if (!fd)
+        throw Error(Errc::io,
+                    "cannot open the stdin of container " + name + " (" + path +
+                        "): " + std::strerror(errno),
+                    "attach as the user that runs it");
+    // opened first, checked second: a pid the monitor's end freed and another process took
+    // would name another descriptor, and that is never written to
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISFIFO(st.st_mode) || !process_running(monitor, started))
+        return Fd();
+    return fd;
+}
+
 } // namespace gantry::records

@@ -67,6 +67,8 @@ json to_json(const ContainerState& s) {
             {"server", s.server},
             {"server_start", s.server_start},
             {"detached", s.detached},
+            {"stdin_fd", s.stdin_fd},
+            {"open_stdin", s.open_stdin},
             {"log_driver", s.log_driver},
             {"status", s.status},
             {"exit_code", s.exit_code},
@@ -107,6 +109,8 @@ ContainerState from_json(const json& j) {
     s.server = j.value("server", 0);
     s.server_start = j.value("server_start", 0ull);
     s.detached = j.value("detached", false);
+    s.stdin_fd = j.value("stdin_fd", 0);
+    s.open_stdin = j.value("open_stdin", false);
     s.log_driver = j.value("log_driver", "");
     s.status = j.value("status", "created");
     s.exit_code = j.value("exit_code", 0);
