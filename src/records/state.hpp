@@ -117,6 +117,13 @@ struct ContainerState {
     Fd stdin_writer() const;
 };
 
+// S as state.json holds it (state_json.cpp), and back (a field missing: its default, as in
+// records of earlier versions); record_text is the file's text, Error(invalid) naming S when a
+// string in it is not UTF-8 (kNotUtf8Hint).
+nlohmann::json record_json(const ContainerState& s);
+ContainerState record_from_json(const nlohmann::json& j);
+std::string record_text(const ContainerState& s);
+
 // The mounts of S's spec that its run asked for (-v, --mount, --tmpfs, the image's VOLUME):
 // those whose destination S records as the user's.
 std::vector<const oci::Mount*> user_mounts(const ContainerState& s);
