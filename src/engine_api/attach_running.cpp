@@ -45,19 +45,6 @@ bool api_ar_write(int fd, const std::string& data) {
     return true;
 }
 
-// Until the client has read what is queued on SOCK (the 101 answer's headers), at most 1 s:
-// a client that reads the headers through a buffered reader (docker-py's http.client) takes
-// the bytes that came with them into that buffer and then reads the raw socket, so output sent
-// right behind the headers (logs=1's recorded output) would be lost to it. SIOCOUTQ: on a unix
-// socket the bytes the peer has not read; on TCP the ones not acknowledged.
-void api_ar_await_headers_read(int sock) {
-    for (int ms = 0; ms < 1000; ++ms) {
-        int queued = 0;
-        if (::ioctl(sock, SIOCOUTQ, &queued) != 0 || queued == 0) return;
-        ::usleep(1000);
-    }
-}
-
 // What the client sent (DATA) through IN's detach keys to the container's stdin; false once
 // the keys detached the client. A stdin the container closed takes nothing more.
 bool api_ar_forward(AttachedStdin& in, std::string_view data) {
@@ -86,6 +73,14 @@ bool api_ar_take_input(int sock, AttachedStdin* in, bool& eof) {
 
 } // namespace
 
+void await_headers_read(int sock) {
+    for (int ms = 0; ms < 1000; ++ms) {
+        int queued = 0;
+        if (::ioctl(sock, SIOCOUTQ, &queued) != 0 || queued == 0) return;
+        ::usleep(1000);
+    }
+}
+
 bool attach_running(const records::ContainerState& s, unsigned streams, int sock, bool logs,
                     bool follow, bool finish, AttachedStdin* in, std::string_view early) {
     if (in && !api_ar_forward(*in, early)) return false; // detached at once: the stdin's end
@@ -97,7 +92,7 @@ bool attach_running(const records::ContainerState& s, unsigned streams, int sock
     if (!logs)
         reader->tail(0, streams); // from now on
     else
-        api_ar_await_headers_read(sock);
+        await_headers_read(sock);
     const bool framed = !s.spec.terminal;
     std::string out;
     auto sink = [&out, framed](int stream, const char* data, std::size_t n) {

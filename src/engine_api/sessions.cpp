@@ -146,6 +146,7 @@ void pump_session(Session& s, int sock, std::string early) {
     int in = s.tty ? s.master.get() : s.in_w.get();
     if (in >= 0) ::fcntl(in, F_SETFL, ::fcntl(in, F_GETFL) | O_NONBLOCK);
     bool sock_ok = true;
+    if (sock >= 0) await_headers_read(sock); // before the first output goes behind them
     int outs[2] = {s.tty ? s.master.get() : s.out_r.get(), s.tty ? -1 : s.err_r.get()};
     for (;;) {
         if (detached && sock_ok) {
@@ -195,7 +196,7 @@ void pump_session(Session& s, int sock, std::string early) {
                 continue;
             }
             if (!sock_ok) continue; // the client left: the output is read and dropped
-            if (s.tty)
+            if (s.tty && !s.framed)
                 sock_ok = api_ses_write(sock, buf, static_cast<std::size_t>(n));
             else
                 sock_ok =

@@ -34,6 +34,9 @@ struct Session {
     std::mutex m;
     std::condition_variable cv;
     bool tty = false, want_in = false, want_out = true, want_err = true;
+    // a terminal's output sent in docker's frames (stream 1) all the same: an exec started
+    // with Tty false in the start's body (docker's daemon frames by the start's Tty)
+    bool framed = false;
     bool started = false;   // its process runs (start_session)
     bool abandoned = false; // its client left before the start
     bool done = false;      // its process ended: STATUS is its exit status
@@ -70,6 +73,14 @@ bool resize_session(Session& s, unsigned height, unsigned width);
 // an ended or abandoned one; false when one is still waiting or running.
 bool register_attached(const std::string& id, const std::shared_ptr<Session>& s);
 std::shared_ptr<Session> find_attached(const std::string& id);
+
+// Until the client has read what is queued on SOCK (the 101 answer's headers), at most 1 s: a
+// client that reads the headers through a buffered reader (docker-py's http.client) takes the
+// bytes that came with them into that buffer and then reads the raw socket, so output sent
+// right behind the headers would be lost to it (docker-py's exec_start(demux=True) lost an
+// exec's first line so, under load). SIOCOUTQ: on a unix socket the bytes the peer has not
+// read; on TCP the ones not acknowledged. (attach_running.cpp)
+void await_headers_read(int sock);
 
 // An attach to S's output file (attach_running.cpp), its STREAMS (a mask of
 // container_log::kStdout, kStderr) on SOCK with docker's framing (multiplexed without a
