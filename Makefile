@@ -114,7 +114,7 @@ crun-suite: $(GANTRY_DEP)
 # 20 minutes. Not part of make test. DOCKERPY_ARGS: run.py's flags (--only EXPR, --out DIR).
 DOCKERPY_SRC ?= /tmp/docker-py
 docker-py-suite: $(GANTRY_DEP)
-	/usr/bin/python3 tests/dockerpy/run.py --src $(DOCKERPY_SRC) --gantry $(BUILD)/gantry $(DOCKERPY_ARGS)
+	/usr/bin/python3 tests/dockerpy/run.py --src $(DOCKERPY_SRC) --gantry $(BUILD)/gantry --out $(BUILD)/dockerpy $(DOCKERPY_ARGS)
 
 # tests/gpu/: gantry on a real NVIDIA GPU host, rootless and (as root) as root; prints a summary
 # table. Without a driver and GPU it says why and exits 0. Not part of make test (docs/testing.md).

@@ -8,9 +8,13 @@
               create`), against `gantry ps -a`; target <= 30 ms. Then `GET
               /containers/json?all=1` sent --direct times straight to the socket (no client):
               the service's own wall and CPU time per listing
-  run         `docker run --rm IMAGE true` through gantry's socket, against `gantry run --rm
-              IMAGE true` (target <= 1.3x) and the same docker command through `podman system
-              service` on podman's own store of the same image (target: gantry's faster)
+  run         `docker run --rm --network host IMAGE true` through gantry's socket, against
+              `gantry run --rm IMAGE true` (host, gantry's default; target <= 1.3x, issue 76:
+              1.5x) and the same docker command through `podman system service` on podman's
+              own store of the same image (target: gantry's faster); and each on bridge:
+              `docker run --rm` (the Engine API's default) and `gantry run --rm --network
+              bridge`; and docker run's requests (create, attach, wait, start) sent straight
+              to gantry's socket without the client: the service's part of a docker run
 
 and, in every run, the docker client's floors the docker rows are judged against: `docker
 --version` (the client's start, no request) and `docker version` through gantry's socket (the
@@ -53,8 +57,14 @@ def children_cpu():
 
 
 def timed(argv, env=None):
-    """(wall s, children's CPU s, ok) of one run of ARGV."""
+    """(wall s, children's CPU s, ok) of one run of ARGV (a callable: one call of it)."""
     c0, t0 = children_cpu(), time.monotonic()
+    if callable(argv):
+        try:
+            argv()
+        except (OSError, RuntimeError, ValueError) as e:
+            return time.monotonic() - t0, 0, False, str(e)
+        return time.monotonic() - t0, children_cpu() - c0, True, ""
     r = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                        stdin=subprocess.DEVNULL)
     return time.monotonic() - t0, children_cpu() - c0, r.returncode == 0, r.stderr.decode()
@@ -136,6 +146,56 @@ def direct_requests(sock, path, n, server_pid):
     return times, (proc_cpu(server_pid) - c0) / n
 
 
+def api_request(sock, method, path, body=None, upgrade=False):
+    """A connection to SOCK with METHOD PATH sent (JSON BODY): the socket, for the caller to
+    read the answer from (an upgraded one: the stream after the 101's headers)."""
+    data = json.dumps(body).encode() if body is not None else b""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Length: {len(data)}\r\n"
+            + ("Content-Type: application/json\r\n" if body is not None else "")
+            + ("Connection: Upgrade\r\nUpgrade: tcp\r\n" if upgrade
+               else "Connection: close\r\n") + "\r\n")
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(head.encode() + data)
+    return s
+
+
+def read_all(s):
+    answer = b""
+    while chunk := s.recv(65536):
+        answer += chunk
+    s.close()
+    return answer
+
+
+def api_run(sock):
+    """`docker run --rm --network host IMAGE true`'s requests, as docker's CLI sends them
+    (create, attach, wait for the removal, start; the output to its end, the status), sent
+    straight to SOCK: the Engine API's part of a docker run, without the client's start."""
+    api = "/v1.41/containers"
+    created = read_all(api_request(sock, "POST", f"{api}/create", {
+        "Image": "bench/api:1", "Cmd": ["true"], "AttachStdout": True, "AttachStderr": True,
+        "HostConfig": {"NetworkMode": "host", "AutoRemove": True}}))
+    if not created.startswith(b"HTTP/1.1 201"):
+        raise RuntimeError(f"create answered {created[:200]!r}")
+    cid = json.loads(created.split(b"\r\n\r\n", 1)[1])["Id"]
+    att = api_request(sock, "POST", f"{api}/{cid}/attach?stream=1&stdout=1&stderr=1",
+                      upgrade=True)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += att.recv(1)
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise RuntimeError(f"attach answered {head[:200]!r}")
+    wait = api_request(sock, "POST", f"{api}/{cid}/wait?condition=removed")
+    started = read_all(api_request(sock, "POST", f"{api}/{cid}/start"))
+    if not started.startswith(b"HTTP/1.1 204"):
+        raise RuntimeError(f"start answered {started[:200]!r}")
+    read_all(att)
+    waited = read_all(wait)
+    if b'"StatusCode":0' not in waited.replace(b" ", b""):
+        raise RuntimeError(f"wait answered {waited[-200:]!r}")
+
+
 def spread(xs):
     return f"{statistics.median(xs) * 1000:.1f} ms ({min(xs) * 1000:.1f}-{max(xs) * 1000:.1f})"
 
@@ -199,6 +259,7 @@ def report(a, rows, wall, cpu, svc_cpu, failed, activation, load, direct):
     alone, floor = "docker --version (client alone)", "docker version (gantry's socket)"
     g_ps, g_run = "docker ps -a (gantry's socket)", "docker run --rm (gantry's socket)"
     p_run = "docker run --rm (podman's socket)"
+    g_bridge = "docker run --rm, default bridge (gantry's socket)"
     lines = [
         ("docker ps -a over 100 containers (target <= 30 ms)",
          f"{med[g_ps] * 1000:.1f} ms" if g_ps in med else None),
@@ -216,6 +277,17 @@ def report(a, rows, wall, cpu, svc_cpu, failed, activation, load, direct):
         ("  docker run above the floor / gantry run",
          ratio(lambda x, y, z: (x - y) / z, g_run, floor, "gantry run --rm")),
         ("  docker run / its floor", ratio(lambda x, y: x / y, g_run, floor)),
+        ("docker run's requests without the client / gantry run, both on host",
+         ratio(lambda x, y: x / y, "docker run --rm's requests, no client (gantry's socket)",
+               "gantry run --rm")),
+        ("docker run on docker's default (bridge) / gantry run on gantry's (host)",
+         ratio(lambda x, y: x / y, g_bridge, "gantry run --rm")),
+        ("docker run / gantry run, both on bridge",
+         ratio(lambda x, y: x / y, g_bridge, "gantry run --rm --network bridge")),
+        ("  bridge's own cost in docker run (bridge - host, gantry's socket)",
+         ms(lambda x, y: x - y, g_bridge, g_run)),
+        ("  bridge's own cost in gantry run (bridge - host)",
+         ms(lambda x, y: x - y, "gantry run --rm --network bridge", "gantry run --rm")),
         ("docker run: gantry's socket / podman's (target < 1)",
          ratio(lambda x, y: x / y, g_run, p_run)),
     ]
@@ -302,6 +374,16 @@ def main():
                 [a.docker, "run", "--rm", "--network", "host", "bench/api:1", "true"], genv),
             "gantry run --rm": ([gantry, "--root", root, "run", "--rm", "bench/api:1", "true"],
                                 None),
+            # docker run's requests sent straight to the socket: the service's part of it
+            "docker run --rm's requests, no client (gantry's socket)": (
+                lambda: api_run(gsock), genv),
+            # each one's default network: the Engine API's is docker's bridge (a namespace of
+            # its own and pasta), gantry run's is host; and gantry run on the same bridge
+            "docker run --rm, default bridge (gantry's socket)": (
+                [a.docker, "run", "--rm", "bench/api:1", "true"], genv),
+            "gantry run --rm --network bridge": (
+                [gantry, "--root", root, "run", "--rm", "--network", "bridge", "bench/api:1",
+                 "true"], None),
         }
         rows = {k: v for k, v in rows.items()
                 if ("ps -a" in k and "ps" in only) or ("run --rm" in k and "run" in only)

@@ -74,10 +74,14 @@ endif()
 # system's manager (root's socket) and the same pair for users' (`systemctl --user`), where
 # %t names each one's runtime directory. Enabled by nobody: the admin or the user enables
 # gantry.socket.
+# gantry-restart.service likewise: `gantry system boot` once the machine (or, for a user's, the
+# user's manager) has started, bringing back the containers whose restart policy asks for it.
 configure_file(packaging/systemd/gantry.service.in ${GANTRY_GENERATED}/gantry.service @ONLY)
+configure_file(packaging/systemd/gantry-restart.service.in
+  ${GANTRY_GENERATED}/gantry-restart.service @ONLY)
 foreach(unit_dir lib/systemd/system lib/systemd/user)
   install(FILES packaging/systemd/gantry.socket ${GANTRY_GENERATED}/gantry.service
-    DESTINATION ${unit_dir} COMPONENT gantry)
+    ${GANTRY_GENERATED}/gantry-restart.service DESTINATION ${unit_dir} COMPONENT gantry)
 endforeach()
 # Debian policy 12.5: each package's copyright file (and lintian: a changelog) in its doc dir
 install(FILES README.md packaging/copyright ${GANTRY_GENERATED}/changelog.Debian.gz

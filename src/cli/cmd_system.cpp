@@ -1,5 +1,6 @@
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
+#include "engine/boot.hpp"
 #include "engine/lifecycle.hpp"
 #include "engine/request_json.hpp"
 #include "engine/reset.hpp"
@@ -144,6 +145,31 @@ void register_system(CLI::App& app, Context& ctx) {
             auto id = engine::create(ctx.store(), std::move(request), std::move(caller));
             std::printf("%s\n", id.c_str());
             return 0;
+        };
+    });
+
+    // after a boot: the package's gantry-restart units run it (engine/boot.hpp)
+    auto* boot = sys->add_subcommand(
+        "boot", "Start again the containers a boot stopped whose restart policy asks for it");
+    boot->footer("Run once the machine has booted, by the gantry-restart.service units the package "
+                 "ships (root's system unit, and each user's: `systemctl --user enable "
+                 "gantry-restart.service`). Container records live in the runtime directory, which "
+                 "a boot clears; a container started with --restart always, or unless-stopped and "
+                 "not stopped by its user since, keeps a copy of its record in the store. This "
+                 "command records each such container of the store again, under its name and ID, "
+                 "and starts it as `gantry start` does, on its networks and volumes. Containers "
+                 "recorded already are left as they are, so a second run changes nothing. "
+                 "on-failure and no are not brought back, as docker's daemon does not bring them "
+                 "back. Prints the containers started; exit status 125 when one failed (each is "
+                 "named, the others are started).");
+    boot->callback([&ctx] {
+        ctx.action = [&ctx] {
+            auto caller = ctx.caller ? std::move(*ctx.caller) : engine::Caller::current();
+            auto r = engine::start_after_boot(ctx.store_root(), std::move(caller));
+            for (auto& name : r.started) std::printf("%s\n", name.c_str());
+            for (auto& why : r.failed)
+                std::fprintf(stderr, "gantry: error: container %s\n", why.c_str());
+            return r.failed.empty() ? 0 : exit_status(Errc::run_failed);
         };
     });
 

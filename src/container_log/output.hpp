@@ -123,11 +123,12 @@ std::string log_time(std::int64_t time);
 void print_output(OutputReader& r, unsigned streams, int out, int err,
                   const std::function<bool()>& follow = {}, const LogView& view = {});
 
-// Blocks until FD (a file) is written, at most MS milliseconds (inotify; a sleep without it).
+// Blocks until FD (a file) is written, or ALSO (a descriptor, -1: none) is readable, at most MS
+// milliseconds (inotify; a sleep without it).
 class OutputWatch {
   public:
     explicit OutputWatch(int fd);
-    void wait(int ms);
+    void wait(int ms, int also = -1);
 
   private:
     Fd watch_;

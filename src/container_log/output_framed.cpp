@@ -268,13 +268,13 @@ OutputWatch::OutputWatch(int fd) : watch_(::inotify_init1(IN_CLOEXEC | IN_NONBLO
     if (::inotify_add_watch(watch_.get(), self.c_str(), IN_MODIFY) < 0) watch_.reset();
 }
 
-void OutputWatch::wait(int ms) {
-    if (!watch_) {
+void OutputWatch::wait(int ms, int also) {
+    pollfd p[2] = {{watch_ ? watch_.get() : -1, POLLIN, 0}, {also, POLLIN, 0}};
+    if (!watch_ && also < 0) {
         ::usleep(static_cast<useconds_t>(ms) * 1000);
         return;
     }
-    pollfd p{watch_.get(), POLLIN, 0};
-    if (::poll(&p, 1, ms) > 0) {
+    if (::poll(p, 2, ms) > 0 && (p[0].revents & POLLIN)) {
         char events[4096];
         while (::read(watch_.get(), events, sizeof events) > 0) {
         }

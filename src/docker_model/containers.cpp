@@ -308,7 +308,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
                   {"WorkingDir", spec.cwd},
                   {"Labels", labels},
                   {"Tty", spec.terminal},
-                  {"OpenStdin", false},
+                  {"OpenStdin", s.open_stdin},
                   {"AttachStdin", false},
                   {"AttachStdout", !s.detached},
                   {"AttachStderr", !s.detached},

@@ -297,14 +297,16 @@ struct Launcher {
 
     // -d -i (docker's OpenStdin without an attached client): the container's stdin a pipe whose
     // writing end this monitor holds and never writes, so a program reading it waits (docker's
-    // `run -di IMG cat` keeps running) rather than reading /dev/null's end at once
+    // `run -di IMG cat` keeps running) rather than reading /dev/null's end at once. The record
+    // names that end: an attached client's stdin is written to it through /proc (docker's
+    // attach with stdin, ContainerState::stdin_writer), and detaching leaves it open.
     void hold_stdin_open() {
         if (!p.request.interactive) return;
         int in[2];
         if (::pipe2(in, O_CLOEXEC) != 0) return; // stdin stays /dev/null
         ::dup2(in[0], 0);                        // dup2's copy is not close-on-exec
         ::close(in[0]);
-        (void)in[1]; // held until this monitor ends
+        record.stdin_held(in[1]); // held until this monitor ends
     }
 
     // -d, its restart policy's start: `gantry __restart ID` (engine::restart_by_policy), a
@@ -332,11 +334,11 @@ struct Launcher {
         if (monitor == 0) {
             ::close(ready[0]);
             ready_w = ready[1];
+            hold_stdin_open(); // recorded with the monitor
             try {
                 record.monitored_here();
             } catch (...) { // its start error, if any, is reported below
             }
-            hold_stdin_open();
             // stdout and stderr: pipes to the copier, which frames them into the output file
             // (each chunk marked with its stream and time); without one (--log-driver none, or
             // no copier), the output goes nowhere

@@ -18,6 +18,7 @@ records::ContainerState container_record(const Prepared& p) {
     cs.container_dir = p.scratch->dir().string();
     cs.command = p.spec.args;
     cs.detached = p.request.detach;
+    cs.open_stdin = p.request.interactive;
     if (p.request.detach)
         cs.log_driver = p.request.log_driver.empty() ? "json-file" : p.request.log_driver;
     cs.created = records::now_rfc3339();

@@ -11,6 +11,7 @@
 #include "engine/request_json.hpp"
 #include "engine/restart_policy.hpp"
 #include "engine/volumes.hpp"
+#include "records/boot.hpp"
 #include "records/events.hpp"
 #include "records/health.hpp"
 #include "records/state.hpp"
@@ -101,6 +102,9 @@ class Record {
         cs_.monitor = ::getpid();
         states_->save_current(cs_);
     }
+    // -d -i: the monitor's descriptor holding its stdin's writing end (ContainerState::stdin_fd,
+    // what an attached client's stdin is written to), saved with monitored_here()
+    void stdin_held(int fd) { cs_.stdin_fd = fd; }
     // The process serving the container's root over FUSE: `gantry rm -f` kills it when the
     // container does not end with SIGKILL (a read it has not answered holds it).
     void serving(pid_t server) {
@@ -129,6 +133,12 @@ class Record {
         // docker's StartedAt: each start's own, with nanoseconds as docker's
         cs_.started_at = container_log::log_time(records::realtime_nanos());
         states_->save_current(cs_);
+        if (cs_.detached) try { // always, unless-stopped: brought back after a boot
+                records::keep_for_boot(cs_);
+            } catch (const Error& e) {
+                log::warn("container " + cs_.name +
+                          " will not be started after a boot: " + e.message());
+            }
         if (!cs_.healthcheck.is_null()) { // docker's: "starting" from the start on
             try {
                 records::write_health(cs_.container_dir, records::HealthState{});

@@ -2,7 +2,8 @@
 // attach_running): with logs=1 what it recorded, then (stream=1, running) its output as written,
 // read from the file its output copier writes (container_log/output.hpp), as `logs -f` would,
 // sent on the hijacked connection with docker's framing, until the container ends or the client
-// hangs up.
+// hangs up; with stdin=1 to a container that keeps its stdin open (-i), what the client sends
+// written to it, and on a terminal its detach keys end the attach and leave it running.
 #include "container_log/output.hpp"
 #include "engine_api/sessions.hpp"
 #include "records/state.hpp"
@@ -32,22 +33,47 @@ bool api_ar_send(int sock, const std::string& data) {
     return true;
 }
 
-// whether the client hung up (a half-close of its side is not: docker's CLI may send no stdin)
-bool api_ar_gone(int sock) {
-    pollfd p{sock, POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0) return false;
-    if (p.revents & (POLLERR | POLLHUP)) return true;
-    char buf[4096];
-    ssize_t n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT);
-    return n < 0 && errno != EAGAIN && errno != EINTR; // bytes (ignored) or its half-close: on
+// all of DATA to FD (the container's stdin); false when its reader closed it
+bool api_ar_write(int fd, const std::string& data) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
 }
 
-// Until the client has read what is queued on SOCK (the 101 answer's headers), at most 1 s:
-// a client that reads the headers through a buffered reader (docker-py's http.client) takes
-// the bytes that came with them into that buffer and then reads the raw socket, so output sent
-// right behind the headers (logs=1's recorded output) would be lost to it. SIOCOUTQ: on a unix
-// socket the bytes the peer has not read; on TCP the ones not acknowledged.
-void api_ar_await_headers_read(int sock) {
+// What the client sent (DATA) through IN's detach keys to the container's stdin; false once
+// the keys detached the client. A stdin the container closed takes nothing more.
+bool api_ar_forward(AttachedStdin& in, std::string_view data) {
+    bool detached = false;
+    std::string bytes = in.keys ? in.keys->scan(data, detached) : std::string(data);
+    if (in.fd && !bytes.empty() && !api_ar_write(in.fd.get(), bytes)) in.fd = Fd();
+    return !detached;
+}
+
+// The client's bytes on SOCK, once it is readable: to IN (false when its keys detached it), or
+// dropped without IN; false too when it hung up (a half-close is not: docker's CLI may send no
+// stdin, and ends it so)
+bool api_ar_take_input(int sock, AttachedStdin* in, bool& eof) {
+    pollfd p{sock, POLLIN, 0};
+    if (eof || ::poll(&p, 1, 0) <= 0) return true;
+    if (p.revents & (POLLERR | POLLHUP)) return false;
+    char buf[4096];
+    ssize_t n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) {
+        eof = true;
+        return true;
+    }
+    if (n < 0) return errno == EAGAIN || errno == EINTR;
+    return !in || api_ar_forward(*in, std::string_view(buf, static_cast<std::size_t>(n)));
+}
+
+} // namespace
+
+void await_headers_read(int sock) {
     for (int ms = 0; ms < 1000; ++ms) {
         int queued = 0;
         if (::ioctl(sock, SIOCOUTQ, &queued) != 0 || queued == 0) return;
@@ -55,10 +81,9 @@ void api_ar_await_headers_read(int sock) {
     }
 }
 
-} // namespace
-
 bool attach_running(const records::ContainerState& s, unsigned streams, int sock, bool logs,
-                    bool follow, bool finish) {
+                    bool follow, bool finish, AttachedStdin* in, std::string_view early) {
+    if (in && !api_ar_forward(*in, early)) return false; // detached at once: the stdin's end
     auto reader = container_log::OutputReader::open(s.container_dir);
     if (!reader) { // removed meanwhile, or never started: nothing (more) will come
         if (finish) ::shutdown(sock, SHUT_WR);
@@ -67,7 +92,7 @@ bool attach_running(const records::ContainerState& s, unsigned streams, int sock
     if (!logs)
         reader->tail(0, streams); // from now on
     else
-        api_ar_await_headers_read(sock);
+        await_headers_read(sock);
     const bool framed = !s.spec.terminal;
     std::string out;
     auto sink = [&out, framed](int stream, const char* data, std::size_t n) {
@@ -78,7 +103,7 @@ bool attach_running(const records::ContainerState& s, unsigned streams, int sock
     };
     auto state_file = records::StateDir().dir() / s.name / "state.json";
     container_log::OutputWatch watch(reader->fd());
-    bool running = follow;
+    bool running = follow, client_eof = false;
     try {
         for (;;) {
             reader->read(streams, sink);
@@ -89,8 +114,8 @@ bool attach_running(const records::ContainerState& s, unsigned streams, int sock
             // then, or its removal; what was written up to then is read once more
             running = (s.running() || s.monitor_alive()) && fs::stdfs::exists(state_file);
             if (running) {
-                if (api_ar_gone(sock)) return false;
-                watch.wait(100);
+                if (!api_ar_take_input(sock, in, client_eof)) return false; // gone, or detached
+                watch.wait(100, client_eof ? -1 : sock);
             }
         }
     } catch (const Error&) {

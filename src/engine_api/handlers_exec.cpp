@@ -19,6 +19,7 @@ struct ApiExec {
     std::string id, container; // the container's ID
     std::vector<std::string> command, env;
     std::string user, workdir;
+    std::string detach_keys; // as given ("": docker's default, ctrl-p,ctrl-q)
     bool tty = false, in = false, out = false, err = false;
     unsigned rows = 0, cols = 0;
     std::shared_ptr<Session> session; // set by its start
@@ -114,10 +115,14 @@ Response api_exec_create(const Request& r) {
         } else if (key == "Privileged" && v.is_boolean() && v.get<bool>())
             throw ApiError(400, "gantry does not honour Privileged (true) for an exec: its "
                                 "processes run with the container's own capabilities");
-        else if (key == "DetachKeys" && !is_zero_value(v))
-            throw ApiError(400, "gantry does not honour DetachKeys: the attached client "
-                                "leaves by closing its connection");
-        else if (!is_zero_value(v))
+        else if (key == "DetachKeys" || key == "detachKeys") { // Go's decoder: either case
+            e->detach_keys = api_exec_string(body, key.c_str());
+            try {
+                (void)DetachKeys::parse(e->detach_keys);
+            } catch (const Error& err) {
+                throw ApiError(400, err.message());
+            }
+        } else if (!is_zero_value(v))
             throw ApiError(400, "gantry does not honour " + key + " (" + v.dump() +
                                     ") for an exec (docs/engine-api.md)");
     }
@@ -183,7 +188,11 @@ Response api_exec_start(const ServiceContext& ctx, const Request& r) {
     bool detach = api_exec_bool(body, "Detach");
     auto sess = std::make_shared<Session>();
     sess->tty = e->tty;
+    // docker's daemon frames the output unless the start says Tty (docker-py's exec_start
+    // without tty=True reads frames of an exec created with a terminal)
+    sess->framed = e->tty && !api_exec_bool(body, "Tty");
     sess->want_in = e->in && !detach;
+    if (sess->want_in && e->tty) sess->detach = DetachKeys::parse(e->detach_keys);
     sess->want_out = e->out && !detach;
     sess->want_err = e->err && !detach;
     sess->rows = e->rows;
@@ -202,8 +211,8 @@ Response api_exec_start(const ServiceContext& ctx, const Request& r) {
     }
     Response res;
     res.status = 101;
-    res.content_type =
-        e->tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+    res.content_type = e->tty && !sess->framed ? "application/vnd.docker.raw-stream"
+                                               : "application/vnd.docker.multiplexed-stream";
     res.hijack = std::make_unique<ApiExecHijack>(e, ctx.store_root);
     return res;
 }
@@ -234,7 +243,7 @@ json api_exec_inspect(const ApiExec& e) {
             {"OpenStdout", e.out},
             {"CanRemove", false},
             {"ContainerID", e.container},
-            {"DetachKeys", ""},
+            {"DetachKeys", e.detach_keys},
             {"Pid", pid}};
 }
 

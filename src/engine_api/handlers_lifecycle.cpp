@@ -63,15 +63,29 @@ class ApiLcAttach : public Hijack {
 // recorded, else from now on; with FOLLOW what it writes while it runs
 class ApiLcAttachRunning : public Hijack {
   public:
-    ApiLcAttachRunning(records::ContainerState s, unsigned streams, bool logs, bool follow)
-        : s_(std::move(s)), streams_(streams), logs_(logs), follow_(follow) {}
-    void run(int sock, std::string) override { attach_running(s_, streams_, sock, logs_, follow_); }
+    ApiLcAttachRunning(records::ContainerState s, unsigned streams, bool logs, bool follow,
+                       std::optional<AttachedStdin> in = std::nullopt)
+        : s_(std::move(s)), streams_(streams), logs_(logs), follow_(follow), in_(std::move(in)) {}
+    void run(int sock, std::string early) override {
+        attach_running(s_, streams_, sock, logs_, follow_, true, in_ ? &*in_ : nullptr, early);
+    }
 
   private:
     records::ContainerState s_;
     unsigned streams_;
     bool logs_, follow_;
+    std::optional<AttachedStdin> in_;
 };
+
+// The detach keys a request names (?detachKeys=, docker's default when none): 400 naming them
+// when they are not keys
+DetachKeys api_lc_detach_keys(const Request& r) {
+    try {
+        return DetachKeys::parse(r.arg("detachKeys"));
+    } catch (const Error& e) {
+        throw ApiError(400, e.message());
+    }
+}
 
 // the terminal sizes create bodies gave (HostConfig.ConsoleSize), by container ID, for the
 // attached start
@@ -107,9 +121,7 @@ Response api_lc_create(const ServiceContext& ctx, const Request& r) {
 
 Response api_lc_attach(const Request& r, const records::ContainerState& s) {
     const bool logs = query_bool(r.arg("logs")), stream = query_bool(r.arg("stream"));
-    if (!r.arg("detachKeys").empty())
-        throw ApiError(501, "gantry has no detach keys (detachKeys): the attached client "
-                            "leaves by closing its connection");
+    auto keys = api_lc_detach_keys(r);
     if (logs && s.log_driver == "none") // docker's daemon's words, and its 501
         throw ApiError(501, "configured logging driver does not support reading");
     const unsigned streams = (query_bool(r.arg("stdout")) ? container_log::kStdout : 0) |
@@ -140,12 +152,21 @@ Response api_lc_attach(const Request& r, const records::ContainerState& s) {
             throw ApiError(501, "container " + s.name +
                                     " runs in the foreground of the terminal that started it: "
                                     "gantry keeps no copy of its output to attach to");
-        if (query_bool(r.arg("stdin")))
-            throw ApiError(501, "container " + s.name +
-                                    " is running and this service does not hold its stdin "
-                                    "(it was not started attached through it): attach without "
-                                    "stdin (docker attach --no-stdin), or exec into it");
-        return hijack(std::make_unique<ApiLcAttachRunning>(s, streams, logs, true));
+        // stdin=1: written to the stdin its monitor holds (-i); a container without one takes
+        // none (docker's daemon attaches stdin only where OpenStdin is set)
+        std::optional<AttachedStdin> in;
+        if (query_bool(r.arg("stdin")) && s.stdin_fd > 0) {
+            Fd fd;
+            try {
+                fd = s.stdin_writer();
+            } catch (const Error& e) {
+                throw ApiError(500, e.message());
+            }
+            if (fd)
+                in = AttachedStdin{std::move(fd),
+                                   s.spec.terminal ? std::optional(keys) : std::nullopt};
+        }
+        return hijack(std::make_unique<ApiLcAttachRunning>(s, streams, logs, true, std::move(in)));
     }
     if (!s.startable)
         throw ApiError(409, "container " + s.name +
@@ -154,6 +175,7 @@ Response api_lc_attach(const Request& r, const records::ContainerState& s) {
     auto sess = std::make_shared<Session>();
     sess->tty = s.spec.terminal;
     sess->want_in = query_bool(r.arg("stdin"));
+    if (sess->want_in && sess->tty) sess->detach = keys;
     sess->want_out = query_bool(r.arg("stdout"));
     sess->want_err = query_bool(r.arg("stderr"));
     {
@@ -175,9 +197,7 @@ Response api_lc_attach(const Request& r, const records::ContainerState& s) {
 
 Response api_lc_start(const ServiceContext& ctx, const Request& r,
                       const records::ContainerState& s) {
-    if (!r.arg("detachKeys").empty())
-        throw ApiError(501, "gantry has no detach keys (detachKeys): the attached client "
-                            "leaves by closing its connection");
+    auto keys = api_lc_detach_keys(r);
     if (s.running()) return api_lc_empty(304);
     if (auto sess = find_attached(s.id)) {
         bool waiting = false;
@@ -196,6 +216,10 @@ Response api_lc_start(const ServiceContext& ctx, const Request& r,
             // in the foreground of a helper: its streams are the attached client's
             std::vector<std::string> args = {"start", "-a"};
             if (sess->want_in) args.push_back("-i");
+            if (sess->want_in && sess->tty && !r.arg("detachKeys").empty()) {
+                std::lock_guard<std::mutex> lock(sess->m); // the start's keys over the attach's
+                sess->detach = keys;
+            }
             args.push_back(s.id);
             start_session(*sess, ctx.store_root, args);
             return api_lc_empty(204);

@@ -136,13 +136,27 @@ void pump_session(Session& s, int sock, std::string early) {
     // stdin is written as the process takes it (non-blocking, from TO_IN), so a process that
     // writes while its stdin is full never deadlocks against this loop; the socket is read
     // again once less than kApiSesInMax is waiting
-    std::string to_in = std::move(pending);
+    // the detach keys (with stdin): once they came, the client is let go, the process runs on
+    bool detached = false;
+    auto from_client = [&s, &detached](std::string_view data) {
+        if (!s.detach || detached) return std::string(data);
+        return s.detach->scan(data, detached);
+    };
+    std::string to_in = from_client(pending);
     int in = s.tty ? s.master.get() : s.in_w.get();
     if (in >= 0) ::fcntl(in, F_SETFL, ::fcntl(in, F_GETFL) | O_NONBLOCK);
     bool sock_ok = true;
+    if (sock >= 0) await_headers_read(sock); // before the first output goes behind them
     int outs[2] = {s.tty ? s.master.get() : s.out_r.get(), s.tty ? -1 : s.err_r.get()};
     for (;;) {
-        if (client_eof && to_in.empty() && !s.tty && s.in_w) {
+        if (detached && sock_ok) {
+            // docker's detach: the client's connection ends, nothing more goes to the process's
+            // stdin (held open: a terminal's master, or the pipe, until it ends)
+            ::shutdown(sock, SHUT_RDWR);
+            sock_ok = false;
+            client_eof = true;
+        }
+        if (client_eof && to_in.empty() && !s.tty && s.in_w && !detached) {
             s.in_w = Fd(); // the client's half-close: the process's stdin ends
             in = -1;
         }
@@ -160,7 +174,8 @@ void pump_session(Session& s, int sock, std::string early) {
         if (p[0].revents) {
             ssize_t n = ::read(sock, buf, sizeof buf);
             if (n > 0) {
-                if (in >= 0) to_in.append(buf, static_cast<std::size_t>(n));
+                auto bytes = from_client(std::string_view(buf, static_cast<std::size_t>(n)));
+                if (in >= 0) to_in.append(bytes);
             } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
                 client_eof = true;
             }
@@ -181,7 +196,7 @@ void pump_session(Session& s, int sock, std::string early) {
                 continue;
             }
             if (!sock_ok) continue; // the client left: the output is read and dropped
-            if (s.tty)
+            if (s.tty && !s.framed)
                 sock_ok = api_ses_write(sock, buf, static_cast<std::size_t>(n));
             else
                 sock_ok =
@@ -199,7 +214,7 @@ void pump_session(Session& s, int sock, std::string early) {
         s.master = Fd();
         s.cv.notify_all();
     }
-    ::shutdown(sock, SHUT_WR);
+    if (sock_ok) ::shutdown(sock, SHUT_WR);
 }
 
 std::optional<int> await_session(Session& s, const std::function<bool()>& gone) {

@@ -1,5 +1,6 @@
 #include "records/state.hpp"
 
+#include "records/boot.hpp"
 #include "records/events.hpp"
 #include "records/state_cache.hpp"
 #include "util/error.hpp"
@@ -8,7 +9,6 @@
 #include "util/json.hpp"
 #include "util/lock.hpp"
 #include "util/log.hpp"
-#include "util/text.hpp"
 #include "util/units.hpp"
 
 #include <algorithm>
@@ -16,140 +16,17 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <fcntl.h>
 #include <optional>
-#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace gantry::records {
 
 using nlohmann::json;
-
-std::filesystem::path private_dir(const std::filesystem::path& dir, uid_t owner) {
-    const std::string hint = "set XDG_RUNTIME_DIR to a directory of yours (mode 0700), or "
-                             "remove " +
-                             dir.string() + " if nobody else uses it";
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-        throw Error(Errc::io,
-                    "cannot create the runtime directory " + dir.string() + ": " +
-                        std::strerror(errno),
-                    "set XDG_RUNTIME_DIR to a directory of yours (mode 0700)");
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd && (errno == ELOOP || errno == ENOTDIR))
-        throw Error(Errc::conflict,
-                    "the runtime directory " + dir.string() +
-                        " is a symbolic link or a file, not a directory of yours",
-                    hint);
-    if (!fd)
-        throw Error(Errc::io,
-                    "cannot open the runtime directory " + dir.string() + ": " +
-                        std::strerror(errno),
-                    hint);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + dir.string());
-    if (st.st_uid != owner)
-        throw Error(Errc::conflict,
-                    "the runtime directory " + dir.string() + " belongs to uid " +
-                        std::to_string(st.st_uid) + ", not to you (uid " + std::to_string(owner) +
-                        "): gantry keeps container state and GPU caches there, and will not "
-                        "trust a directory somebody else can change",
-                    hint);
-    if ((st.st_mode & 077) != 0 && ::fchmod(fd.get(), 0700) != 0)
-        throw_errno("cannot make the runtime directory " + dir.string() + " private");
-    return dir;
-}
-
-std::filesystem::path runtime_dir() {
-    const uid_t uid = ::geteuid();
-    if (uid == 0) return private_dir("/run/gantry", 0);
-    if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x == '/') { // relative: ignored
-        std::error_code ec; // the user's own setting: made if missing, as before
-        std::filesystem::create_directories(x, ec);
-        return private_dir(std::filesystem::path(x) / "gantry", uid);
-    }
-    const std::string login = "/run/user/" + std::to_string(uid);
-    struct stat st {};
-    if (::lstat(login.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid)
-        return private_dir(login + "/gantry", uid);
-    return private_dir("/tmp/gantry-" + std::to_string(uid), uid);
-}
-
-namespace {
-
-struct ProcStat {
-    char state = 0;               // field 3: R, S, D, Z (exited, not yet reaped), ...
-    unsigned long long start = 0; // field 22
-};
-
-std::optional<ProcStat> proc_stat(pid_t pid) {
-    if (pid <= 0) return std::nullopt;
-    std::string stat;
-    try {
-        stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-    } catch (const Error&) {
-        return std::nullopt;
-    }
-    auto rp = stat.rfind(')'); // comm may contain spaces and parentheses
-    if (rp == std::string::npos || rp + 2 >= stat.size()) return std::nullopt;
-    ProcStat ps;
-    ps.state = stat[rp + 2];
-    size_t pos = rp + 2;
-    for (int field = 3; field < 22; ++field) {
-        pos = stat.find(' ', pos);
-        if (pos == std::string::npos) return std::nullopt;
-        ++pos;
-    }
-    ps.start = std::strtoull(stat.c_str() + pos, nullptr, 10);
-    return ps;
-}
-
-} // namespace
-
-unsigned long long process_start_time(pid_t pid) {
-    auto ps = proc_stat(pid);
-    return ps ? ps->start : 0;
-}
-
-bool process_running(pid_t pid, unsigned long long start) {
-    auto ps = proc_stat(pid);
-    return start != 0 && ps && ps->start == start && ps->state != 'Z' && ps->state != 'X';
-}
-
-void await_exit(pid_t pid, unsigned long long start) {
-    Fd pidfd(pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1);
-    // opened first, checked second: a pidfd of a later process with the same pid is not used
-    while (process_running(pid, start)) {
-        pollfd p{pidfd.get(), POLLIN, 0};
-        if (!pidfd || ::poll(&p, 1, -1) < 0) ::usleep(100 * 1000);
-    }
-}
-
-bool await_exit(pid_t pid, unsigned long long start, double seconds) {
-    using clock = std::chrono::steady_clock;
-    auto end = clock::now() +
-               std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
-    Fd pidfd(pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1);
-    while (process_running(pid, start)) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock::now());
-        if (left.count() <= 0) return false;
-        // a pidfd wakes us when it exits; where there is none, look again every 10 ms
-        pollfd p{pidfd.get(), POLLIN, 0};
-        int ms = pidfd ? static_cast<int>(std::min<long long>(left.count(), 1000)) : 10;
-        if (!pidfd || ::poll(&p, 1, ms) < 0) ::usleep(10 * 1000);
-    }
-    return true;
-}
-
-std::string now_rfc3339() {
-    return text::rfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
-}
 
 bool ContainerState::running() const {
     return status == "running" && process_running(pid, pid_start);
@@ -174,105 +51,6 @@ bool valid_container_name(const std::string& n) {
             return false;
     return true;
 }
-
-namespace {
-
-json to_json(const ContainerState& s) {
-    return {{"name", s.name},
-            {"id", s.id},
-            {"image", s.image},
-            {"manifest", s.manifest},
-            {"store_root", s.store_root},
-            {"container_dir", s.container_dir},
-            {"command", s.command},
-            {"pid", s.pid},
-            {"pid_start", s.pid_start},
-            {"monitor", s.monitor},
-            {"server", s.server},
-            {"server_start", s.server_start},
-            {"detached", s.detached},
-            {"log_driver", s.log_driver},
-            {"status", s.status},
-            {"exit_code", s.exit_code},
-            {"created", s.created},
-            {"finished", s.finished},
-            {"started_at", s.started_at},
-            {"labels", s.labels},
-            {"user_mounts", s.user_mounts},
-            {"anonymous_volumes", s.anonymous_volumes},
-            {"restart_policy", s.restart_policy},
-            {"restart_count", s.restart_count},
-            {"restart_delay_ms", s.restart_delay_ms},
-            {"stopped_by_user", s.stopped_by_user},
-            {"healthcheck", s.healthcheck},
-            {"stop_signal", s.stop_signal},
-            {"stop_timeout", s.stop_timeout},
-            {"startable", s.startable},
-            {"network", s.network},
-            {"ports", network::to_json(s.ports)},
-            {"network_helper", s.network_helper},
-            {"endpoints", s.endpoints},
-            {"cgroup", s.cgroup},
-            {"spec", s.spec.to_json()}};
-}
-
-ContainerState from_json(const json& j) {
-    ContainerState s;
-    s.name = j.value("name", "");
-    s.id = j.value("id", "");
-    s.image = j.value("image", "");
-    s.manifest = j.value("manifest", "");
-    s.store_root = j.value("store_root", "");
-    s.container_dir = j.value("container_dir", "");
-    s.command = j.value("command", std::vector<std::string>{});
-    s.pid = j.value("pid", 0);
-    s.pid_start = j.value("pid_start", 0ull);
-    s.monitor = j.value("monitor", 0);
-    s.server = j.value("server", 0);
-    s.server_start = j.value("server_start", 0ull);
-    s.detached = j.value("detached", false);
-    s.log_driver = j.value("log_driver", "");
-    s.status = j.value("status", "created");
-    s.exit_code = j.value("exit_code", 0);
-    s.created = j.value("created", "");
-    s.finished = j.value("finished", "");
-    s.started_at = j.value("started_at", "");
-    s.stop_signal = j.value("stop_signal", SIGTERM);
-    s.stop_timeout = j.value("stop_timeout", -1);
-    s.startable = j.value("startable", false);
-    s.restart_policy = j.value("restart_policy", "");
-    s.restart_count = j.value("restart_count", 0);
-    s.restart_delay_ms = j.value("restart_delay_ms", 0ll);
-    s.stopped_by_user = j.value("stopped_by_user", false);
-    if (auto h = j.find("healthcheck"); h != j.end() && h->is_object()) s.healthcheck = *h;
-    s.network = j.value("network", "");
-    if (auto p = j.find("ports"); p != j.end()) s.ports = network::ports_from_json(*p);
-    s.network_helper = j.value("network_helper", 0);
-    if (auto e = j.find("endpoints"); e != j.end() && e->is_object()) s.endpoints = *e;
-    if (auto l = j.find("labels"); l != j.end() && l->is_object())
-        for (auto it = l->begin(); it != l->end(); ++it)
-            if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();
-    if (auto m = j.find("user_mounts"); m != j.end() && m->is_array())
-        for (auto& d : *m)
-            if (d.is_string()) s.user_mounts.push_back(d.get<std::string>());
-    if (auto m = j.find("anonymous_volumes"); m != j.end() && m->is_array())
-        for (auto& d : *m)
-            if (d.is_string()) s.anonymous_volumes.push_back(d.get<std::string>());
-    if (auto c = j.find("cgroup"); c != j.end() && c->is_object()) s.cgroup = *c;
-    if (j.contains("spec")) s.spec = oci::RuntimeSpec::from_json(j["spec"]);
-    return s;
-}
-
-// S as state.json's text. A command argument, environment value or path that is not UTF-8 (Linux
-// allows any bytes) cannot be written as JSON: refused, naming it, before anything is created
-// (docker and podman store it as U+FFFD and run another command than the one given).
-std::string state_text(const ContainerState& s) {
-    return safe_json::dump_or_refuse(to_json(s), -1, "container " + s.name,
-                                     "a kept container's state", kNotUtf8Hint) +
-           "\n";
-}
-
-} // namespace
 
 StateDir::StateDir() : StateDir(runtime_dir()) {}
 
@@ -305,7 +83,7 @@ std::optional<bool> owner_alive(const std::filesystem::path& d) {
 
 std::optional<ContainerState> load(const std::filesystem::path& d) {
     try {
-        return from_json(json::parse(fs::read_file(d / "state.json", 1 << 20)));
+        return record_from_json(json::parse(fs::read_file(d / "state.json", 1 << 20)));
     } catch (...) {
         return std::nullopt;
     }
@@ -373,6 +151,11 @@ bool StateDir::mark_stopped_by_user(const std::string& id) {
     if (!now->stopped_by_user) {
         now->stopped_by_user = true;
         save(*now);
+        try { // unless-stopped: not brought back after a boot from now on
+            keep_for_boot(*now);
+        } catch (const Error& e) {
+            log::warn(e.message());
+        }
     }
     return true;
 }
@@ -401,6 +184,12 @@ ContainerState StateDir::rename(const std::string& key, const std::string& new_n
         throw_errno("cannot rename container state " + (dir_ / s.name).string());
     s.name = new_name;
     save(s);
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path(s.container_dir) / kBootFile, ec)) try {
+            keep_for_boot(s); // brought back after a boot with its new name
+        } catch (const Error& e) {
+            log::warn(e.message());
+        }
     return s;
 }
 
@@ -408,7 +197,7 @@ FileLock StateDir::create(const ContainerState& s) {
     if (!valid_container_name(s.name))
         throw Error(Errc::usage, "invalid container name \"" + s.name + "\"",
                     "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
-    (void)state_text(s); // refused before anything is made
+    (void)record_text(s); // refused before anything is made
     // One claim at a time: a directory without state.json is then a crashed gantry's debris,
     // never another run's claim in progress (two `run -d --name N` at once: the second removed
     // the first one's new directory, so one failed with ENOENT or both ran under one name).
@@ -445,7 +234,7 @@ FileLock StateDir::create(const ContainerState& s) {
 }
 
 void StateDir::save(const ContainerState& s) {
-    fs::write_atomic(dir_ / s.name / "state.json", state_text(s), 0600,
+    fs::write_atomic(dir_ / s.name / "state.json", record_text(s), 0600,
                      fs::Sync::volatile_only); // under the runtime directory: gone at boot
 }
 
@@ -456,8 +245,9 @@ namespace {
 // corrected here, in a copy (its exit status is unknown: 255, as docker reports such a
 // container). While the monitor lives, it is about to record the end.
 std::shared_ptr<const ContainerState> read_state_in(const std::filesystem::path& dir) {
-    auto s = cached_state(dir / "state.json",
-                          [](const std::string& text) { return from_json(json::parse(text)); });
+    auto s = cached_state(dir / "state.json", [](const std::string& text) {
+        return record_from_json(json::parse(text));
+    });
     if (s && s->status == "running" && !s->running() && !s->monitor_alive()) {
         auto ended = std::make_shared<ContainerState>(*s);
         ended->status = "exited";

@@ -7,6 +7,7 @@
 
 #include "network/ports.hpp"
 #include "oci/runtime_spec.hpp"
+#include "util/fd.hpp"
 #include "util/lock.hpp"
 
 #include <csignal>
@@ -44,6 +45,11 @@ struct ContainerState {
     pid_t server = 0;
     unsigned long long server_start = 0;
     bool detached = false;
+    // -d -i (docker's OpenStdin): the descriptor in the monitor that holds the writing end of
+    // the container's stdin (a pipe), which an attached client's stdin is written to
+    // (stdin_writer()); 0 when it has none
+    int stdin_fd = 0;
+    bool open_stdin = false; // run/create -i (docker's Config.OpenStdin)
     // its log driver (docker's LogConfig.Type): json-file or local (its output file, read by
     // `logs`), none (nothing kept); "" in records made before: json-file when detached
     std::string log_driver;
@@ -107,7 +113,20 @@ struct ContainerState {
     // if it did. A read that process has not answered holds the container in the kernel (an
     // uninterruptible wait that SIGKILL does not end) until it is answered or the server dies.
     bool kill_server() const;
+    // A new writing end of its stdin (the pipe its monitor holds, stdin_fd), through
+    // /proc/MONITOR/fd: what an attached client's stdin is written to (docker's attach with
+    // stdin); its reader is the container, so it runs on once the client has gone. An invalid
+    // Fd when it has none (not -i, not running, or its monitor gone); Error(io) when the
+    // monitor's descriptor cannot be opened (another user's).
+    Fd stdin_writer() const;
 };
+
+// S as state.json holds it (state_json.cpp), and back (a field missing: its default, as in
+// records of earlier versions); record_text is the file's text, Error(invalid) naming S when a
+// string in it is not UTF-8 (kNotUtf8Hint).
+nlohmann::json record_json(const ContainerState& s);
+ContainerState record_from_json(const nlohmann::json& j);
+std::string record_text(const ContainerState& s);
 
 // The mounts of S's spec that its run asked for (-v, --mount, --tmpfs, the image's VOLUME):
 // those whose destination S records as the user's.

@@ -12,8 +12,10 @@ Each engine gets a store of its own in a temporary directory, the same stand-in 
 into it (docker-py pulls alpine:3.10 and uses busybox and alpine tags; no registry is reachable
 here, so they are busybox images under those names, made by tests/fixtures/mkimage), and a
 service on a unix socket that DOCKER_HOST points at. Prints the counts per engine, then every
-test whose outcome differs, and writes OUT/<engine>.xml (JUnit) and OUT/summary.txt."""
+test whose outcome differs, and writes OUT/<engine>.xml (JUnit), OUT/<engine>.log and
+OUT/summary.txt (OUT: --out, default build/dockerpy); the temporary directory is removed."""
 import argparse
+import json
 import os
 import resource
 import select
@@ -87,29 +89,35 @@ class GantryEngine(Engine):
             self.stop()
             raise SystemExit(f"gantry system service did not start: {line!r}")
 
-    def containers(self):
-        out = subprocess.run([self.bin, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Image}}"],
-                             env=self.env, capture_output=True, text=True).stdout
-        return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
-
     def start(self):
-        self.before = set(self.containers())  # as root, /run/gantry is shared with other stores
         self._serve()
 
+    def records(self):
+        """{id: record directory} of the containers kept on this store. As root the records live
+        in /run/gantry beside other stores' (records/state.hpp runtime_dir()); a record names
+        its store (state.json's store_root), so a container the suite made on an image it
+        removed, or renamed, is still found."""
+        store, found = str(self.work / "store"), {}
+        for state in Path("/run/gantry").glob("*/state.json"):
+            try:
+                rec = json.loads(state.read_text())
+            except (OSError, ValueError):
+                continue
+            root = rec.get("store_root", "")
+            if rec.get("id") and (root == store or root.startswith(store + "/")):
+                found[rec["id"]] = state.parent
+        return found
+
     def cleanup(self):
-        # the containers the suite left (new since the start, on this store's images), through
-        # gantry itself so that their mounts and monitors go too
-        images = set(STANDIN_TAGS) | set(self.images())
-        left = [c for c, img in self.containers().items()
-                if c not in self.before and img in images]
+        # the containers the suite left, through gantry itself so that their mounts and
+        # monitors go too; a record gantry could not remove is deleted, never left to name a
+        # store that is about to be gone
+        left = self.records()
         if left:
             subprocess.run([self.bin, "rm", "-f", "-v", *left], env=self.env,
                            capture_output=True)
-
-    def images(self):
-        out = subprocess.run([self.bin, "images", "-q", "--no-trunc"], env=self.env,
-                             capture_output=True, text=True).stdout.split()
-        return out + [i.split(":", 1)[-1][:12] for i in out]
+        for rec in self.records().values():
+            shutil.rmtree(rec, ignore_errors=True)
 
 
 class PodmanEngine(Engine):
@@ -144,6 +152,19 @@ class PodmanEngine(Engine):
     def cleanup(self):
         subprocess.run(self.base + ["rm", "-f", "-a"], capture_output=True)
         subprocess.run(self.base + ["system", "reset", "-f"], capture_output=True)
+
+
+def unmount_under(path):
+    """Unmounts whatever is mounted at or below PATH, deepest first: podman's overlay driver
+    bind-mounts its root/overlay onto itself and `system reset` leaves that mount, which made
+    shutil.rmtree leave the directory behind."""
+    prefix = str(path)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    points = [p.replace("\\040", " ") for p in points]
+    for p in sorted({p for p in points if p == prefix or p.startswith(prefix + "/")},
+                    key=len, reverse=True):
+        subprocess.run(["umount", "-l", p], capture_output=True)
 
 
 def run_suite(engine, src, suites, out, only, timeout):
@@ -181,7 +202,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--src", required=True, type=Path)
     ap.add_argument("--gantry", default=os.environ.get("GANTRY_BIN", "build/gantry"))
-    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="where the logs, JUnit files and summary go (default build/dockerpy)")
     ap.add_argument("--only", default=None, help="pytest -k expression")
     ap.add_argument("--timeout", type=int, default=120, help="seconds per test")
     ap.add_argument("--engines", default="gantry,podman")
@@ -193,7 +215,7 @@ def main():
         raise SystemExit(f"{args.src}: not a docker-py source tree (git archive 5.0.3 of docker-py)")
     gantry_bin = str(Path(args.gantry).resolve())
     work = Path(tempfile.mkdtemp(prefix="dockerpy-"))
-    out = args.out or work / "out"
+    out = args.out or Path("build/dockerpy")
     out.mkdir(parents=True, exist_ok=True)
     archive = work / "standins.tar"
     standin_archive(archive)
@@ -213,8 +235,10 @@ def main():
                 engine.cleanup()
             results[name] = outcomes(xml) if xml.exists() else {}
     finally:
-        shutil.rmtree(work / "gantry", ignore_errors=True)
-        shutil.rmtree(work / "podman", ignore_errors=True)
+        for name in ("gantry", "podman"):
+            unmount_under(work / name)
+            shutil.rmtree(work / name, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # its logs and JUnit files are in OUT
     lines = []
     for name, res in results.items():
         counts = {k: sum(1 for v in res.values() if v == k)

@@ -310,16 +310,106 @@ def test_attach_to_a_running_container_follows_its_output_from_then_on(svc):
         assert b"first" not in out and err == b"bye\n", (out, err)
     finally:
         att.kill()
-    # stdin to a container this service does not hold: refused, saying why (docker's CLI asks
-    # for it only when inspect says OpenStdin, which a detached gantry container never is)
-    docker(svc, "run", "-d", "--name", f"{name}i", "sample:latest", "sleep", "30")
-    c = UnixHTTP(str(svc[1]))
-    c.request("POST", f"/v1.41/containers/{name}i/attach?stream=1&stdin=1&stdout=1",
+    docker(svc, "rm", "-f", name)
+
+
+def attach_raw(sock_path, name, query):
+    """The hijacked connection of POST /containers/NAME/attach?QUERY, its 101 read: a socket."""
+    c = UnixHTTP(str(sock_path))
+    c.request("POST", f"/v1.41/containers/{name}/attach?{query}",
               headers={"Connection": "Upgrade", "Upgrade": "tcp"})
     r = c.getresponse()
-    assert r.status == 501 and b"does not hold its stdin" in r.read()
+    assert r.status == 101, (r.status, r.read())
+    return c.sock
+
+
+def read_until(sock, want, within=10):
+    got, deadline = b"", time.monotonic() + within
+    while want not in got:
+        ready, _, _ = select.select([sock], [], [], max(0, deadline - time.monotonic()))
+        assert ready, got
+        chunk = sock.recv(4096)
+        assert chunk, got
+        got += chunk
+    return got
+
+
+def closed_by_peer(sock, within=5):
+    """True once the service ended the connection (EOF, or a reset), within WITHIN seconds."""
+    ready, _, _ = select.select([sock], [], [], within)
+    if not ready:
+        return False
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_attach_stdin_to_a_running_container_and_detach_keys(svc):
+    """docker's attach with stdin to a running detached -i container: the client's bytes reach
+    its stdin (the pipe its monitor holds); on a terminal the detach keys (default ctrl-p,ctrl-q,
+    or ?detachKeys=) end the attach and leave it running; without one every byte is data, as
+    docker's daemon passes it. The same for an exec's DetachKeys."""
+    g, sock, _ = svc
+    name = f"{TOKEN}-det"
+    docker(svc, "run", "-dit", "--name", name, "sample:latest", "cat")
+    state = json.loads(docker(svc, "inspect", name).stdout)[0]
+    assert state["Config"]["OpenStdin"] is True and state["Config"]["Tty"] is True
+    s = attach_raw(sock, name, "stream=1&stdin=1&stdout=1")
+    s.sendall(b"hello\n")
+    read_until(s, b"hello")  # cat's output, through the terminal
+    s.sendall(b"\x10")
+    time.sleep(0.2)  # the first key alone: held, the attach goes on
+    assert not closed_by_peer(s, 0.3)
+    s.sendall(b"\x11")
+    assert closed_by_peer(s)
+    s.close()
+    assert g.run("inspect", "--format", "{{.State.Running}}", name).out == "true\n"
+    # ?detachKeys=ctrl-x: a ctrl-p goes on to cat; ctrl-x detaches
+    s = attach_raw(sock, name, "stream=1&stdin=1&stdout=1&detachKeys=ctrl-x")
+    s.sendall(b"again\x10\n")
+    read_until(s, b"again")
+    s.sendall(b"\x18")
+    assert closed_by_peer(s)
+    s.close()
+    assert g.run("inspect", "--format", "{{.State.Running}}", name).out == "true\n"
+    c = UnixHTTP(str(sock))
+    c.request("POST", f"/v1.41/containers/{name}/attach?stream=1&stdin=1&detachKeys=ctrl-1",
+              headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+    r = c.getresponse()
+    assert r.status == 400 and b"ctrl-1" in r.read()
     c.close()
-    docker(svc, "rm", "-f", name, f"{name}i")
+    # an exec with DetachKeys (docker-py's exec_start(socket=True)), on a terminal
+    c = UnixHTTP(str(sock))
+    c.request("POST", f"/v1.41/containers/{name}/exec", json.dumps(
+        {"Cmd": ["cat"], "AttachStdin": True, "AttachStdout": True, "Tty": True,
+         "DetachKeys": "ctrl-p"}), headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    assert r.status == 201
+    exec_id = json.loads(r.read())["Id"]
+    c.close()
+    c = UnixHTTP(str(sock))
+    c.request("POST", f"/v1.41/exec/{exec_id}/start", json.dumps({"Tty": True}),
+              headers={"Content-Type": "application/json", "Connection": "Upgrade",
+                       "Upgrade": "tcp"})
+    r = c.getresponse()
+    assert r.status == 101
+    c.sock.sendall(b"in-exec\n")
+    read_until(c.sock, b"in-exec")
+    c.sock.sendall(b"\x10")
+    assert closed_by_peer(c.sock)
+    c.close()
+    c = UnixHTTP(str(sock))
+    c.request("GET", f"/v1.41/exec/{exec_id}/json")
+    assert json.loads(c.getresponse().read())["Running"] is True  # detached, not ended
+    c.close()
+    # without a terminal the keys are data: cat gives them back, framed
+    docker(svc, "run", "-di", "--name", f"{name}n", "sample:latest", "cat")
+    s = attach_raw(sock, f"{name}n", "stream=1&stdin=1&stdout=1")
+    s.sendall(b"a\x10\x11b\n")
+    assert read_until(s, b"b\n") == b"\x01\x00\x00\x00\x00\x00\x00\x05a\x10\x11b\n"
+    s.close()
+    docker(svc, "rm", "-f", name, f"{name}n")
 
 
 def test_stats_one_shot_streamed_and_docker_stats_no_stream(svc):
