@@ -384,3 +384,65 @@ def test_user_network_with_subordinate_ids(subid_user, peer_image):  # noqa: F81
     for p in held:
         await_gone(p)
     g.run("network", "rm", "sub")
+
+
+BUILT = """services:
+  db:
+    image: peer:latest
+    command: ["sh", "-c", "sleep 0.3; touch /tmp/ready; exec netpeer {TCP_IN} {UDP_IN}"]
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /tmp/ready"]
+      interval: 200ms
+      retries: 50
+  app:
+    build: ./app
+    depends_on:
+      db: {{condition: service_healthy}}
+    ports: ["127.0.0.1:{published}:{TCP_IN}"]
+"""
+APP = """FROM peer:latest
+RUN echo built-here > /built
+CMD ["sh", "-c", "nc db {TCP_IN} > /tmp/db; cat /built /tmp/db; exec netpeer {TCP_IN} {UDP_IN}"]
+"""
+
+
+def test_compose_built_service_beside_a_healthy_database(tmp_path, gantry_bin,
+                                                         peer_image):  # noqa: F811
+    """The issue's second held-out stack: a service built from a Dockerfile (compose's build,
+    POST /build) that starts once its database's health check passes (depends_on
+    service_healthy), reaches it by name on the project network, and publishes its port."""
+    if not shutil.which("docker-compose"):
+        pytest.skip("needs docker-compose: apt-get install docker-compose")
+    need_tool("pasta")
+    g = Gantry(tmp_path / "store")
+    g.run("load", peer_image)
+    sock = tmp_path / "run" / "api.sock"
+    p = start_service(g, sock, "--time", "0")
+    published = free_port()
+    project = f"gbuilt{os.getpid()}"
+    proj = tmp_path / "built"
+    (proj / "app").mkdir(parents=True)
+    (proj / "docker-compose.yml").write_text(
+        BUILT.format(TCP_IN=TCP_IN, UDP_IN=UDP_IN, published=published))
+    (proj / "app" / "Dockerfile").write_text(APP.format(TCP_IN=TCP_IN, UDP_IN=UDP_IN))
+    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}", "HOME": str(tmp_path),
+           "COMPOSE_PROJECT_NAME": project}
+
+    def compose(*args, check=True):
+        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=env,
+                           cwd=proj, timeout=300)
+        assert not check or r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+    try:
+        compose("up", "-d")
+        app = f"{project}_app_1"
+        me = endpoint(g, app, project + "_default")["IPAddress"]
+        g.wait_logged(app, f"tcp from {me}")  # db reached by name, after its health check
+        assert "built-here" in g.run("logs", app).out
+        assert tcp_line(published).startswith("tcp from "), published  # its published port
+        compose("down", "-t", "1")
+        assert project + "_default" not in g.run("network", "ls").out
+    finally:
+        compose("down", "-t", "1", check=False)
+        p.terminate()
+        p.wait(timeout=10)
