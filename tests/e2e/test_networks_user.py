@@ -390,6 +390,8 @@ BUILT = """services:
   db:
     image: peer:latest
     command: ["sh", "-c", "sleep 0.3; touch /tmp/ready; exec netpeer {TCP_IN} {UDP_IN}"]
+    networks:
+      default: {{ipv4_address: 10.89.98.10}}
     healthcheck:
       test: ["CMD-SHELL", "test -f /tmp/ready"]
       interval: 200ms
@@ -399,6 +401,10 @@ BUILT = """services:
     depends_on:
       db: {{condition: service_healthy}}
     ports: ["127.0.0.1:{published}:{TCP_IN}"]
+networks:
+  default:
+    ipam:
+      config: [{{subnet: 10.89.98.0/24}}]
 """
 APP = """FROM peer:latest
 RUN echo built-here > /built
@@ -410,7 +416,8 @@ def test_compose_built_service_beside_a_healthy_database(tmp_path, gantry_bin,
                                                          peer_image):  # noqa: F811
     """The issue's second held-out stack: a service built from a Dockerfile (compose's build,
     POST /build) that starts once its database's health check passes (depends_on
-    service_healthy), reaches it by name on the project network, and publishes its port."""
+    service_healthy), reaches it by name on the project network, and publishes its port; the
+    database at compose's ipv4_address (the network's ipam subnet)."""
     if not shutil.which("docker-compose"):
         pytest.skip("needs docker-compose: apt-get install docker-compose")
     need_tool("pasta")
@@ -439,6 +446,9 @@ def test_compose_built_service_beside_a_healthy_database(tmp_path, gantry_bin,
         me = endpoint(g, app, project + "_default")["IPAddress"]
         g.wait_logged(app, f"tcp from {me}")  # db reached by name, after its health check
         assert "built-here" in g.run("logs", app).out
+        db = endpoint(g, f"{project}_db_1", project + "_default")  # compose's ipv4_address
+        assert db["IPAddress"] == "10.89.98.10" and db["IPAMConfig"] == {
+            "IPv4Address": "10.89.98.10"}, db
         assert tcp_line(published).startswith("tcp from "), published  # its published port
         compose("down", "-t", "1")
         assert project + "_default" not in g.run("network", "ls").out
