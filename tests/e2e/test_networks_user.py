@@ -323,42 +323,6 @@ def test_compose_stack_by_service_name(tmp_path, gantry_bin, peer_image):  # noq
         p.wait(timeout=10)
 
 
-def test_compose_stack_by_service_name_rootless(rootless, tmp_path, peer_image):  # noqa: F811
-    """The same file through a rootless user's service (the issue's "rootless and as root"):
-    the project network in the user's networks' namespace, the client reaching api by name, the
-    host reaching the published port, and nothing left after `down`."""
-    if not shutil.which("docker-compose"):
-        pytest.skip("needs docker-compose: apt-get install docker-compose")
-    g = rootless
-    need_tool("pasta")
-    archive = g.base / "peer.tar"
-    shutil.copy(peer_image, archive)
-    os.chmod(archive, 0o644)
-    g.run("load", archive)
-    sock = g.base / "run" / "api.sock"
-    os.makedirs(sock.parent, mode=0o755)
-    if g.user is not None:  # the service's user makes its socket there
-        os.chown(sock.parent, g.user.pw_uid, g.user.pw_gid)
-    p = start_service(g, sock, "--time", "0")
-    published = free_port()
-    project = f"gnetr{os.getpid()}"
-    compose = compose_in(tmp_path, sock, project, published)
-    try:
-        compose("up", "-d")
-        client = f"{project}_client_1"
-        me = endpoint(g, client, project + "_default")
-        g.wait_logged(client, f"tcp from {me['IPAddress']}")
-        assert tcp_line(published).startswith("tcp from "), published
-        compose("down", "-t", "1")
-        assert project + "_default" not in g.run("network", "ls").out
-        for pid in holder_of(g.base / "store"):
-            await_gone(pid)
-    finally:
-        compose("down", "-t", "1", check=False)
-        p.terminate()
-        p.wait(timeout=10)
-
-
 def test_user_network_with_subordinate_ids(subid_user, peer_image):  # noqa: F811
     """A user with /etc/subuid's range: the networks' user namespace maps it all (newuidmap),
     the containers join it with their full maps, and the first container's name resolves from
