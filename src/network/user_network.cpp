@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <chrono>
+#include <unistd.h>
 
 namespace gantry::network {
 
@@ -162,11 +163,20 @@ UserNetwork NetworkStore::create(const CreateRequest& r) const {
     if (r.subnet6.empty() && !r.gateway6.empty())
         throw Error(Errc::usage, "--gateway " + r.gateway6 + " needs an IPv6 --subnet",
                     "give the subnet the gateway is in, e.g. --subnet fd00:89:7::/64");
-    if (r.ipv6)
+    if (r.ipv6) {
         if (auto why = ipv6_unavailable(); !why.empty())
             throw Error(Errc::unsupported, "--ipv6: " + why,
                         "create the network without --ipv6, or enable IPv6 on the host "
                         "(sysctl net.ipv6.conf.all.disable_ipv6=0)");
+        // netavark 1.4 writes an IPv6 network's firewall rules with ip6tables
+        if (fs::find_program("ip6tables").empty() && ::access("/usr/sbin/ip6tables", X_OK) != 0 &&
+            ::access("/sbin/ip6tables", X_OK) != 0)
+            throw Error(Errc::unsupported,
+                        "--ipv6: netavark needs ip6tables for an IPv6 network's rules, and it "
+                        "is not installed",
+                        "install it (Debian and Ubuntu: apt-get install iptables), or create the "
+                        "network without --ipv6");
+    }
     if (!r.options.empty())
         throw Error(Errc::unsupported,
                     "--opt " + r.options.begin()->first + ": driver options are not honoured",
