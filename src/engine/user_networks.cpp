@@ -36,8 +36,10 @@ json un_resource(const std::string& name, const std::string& id, const std::stri
 std::vector<std::shared_ptr<const records::ContainerState>>
 un_running_on(const store::Store& store, const network::UserNetwork& n) {
     std::vector<std::shared_ptr<const records::ContainerState>> out;
+    // its first network's, or one more of its networks (eth1, ...: run's, or `network connect`)
     for (auto& s : records::StateDir().snapshots())
-        if (s->network == n.name && s->store_root == store.root().string() && s->running())
+        if ((s->network == n.name || (s->endpoints.is_object() && s->endpoints.contains(n.name))) &&
+            s->store_root == store.root().string() && s->running())
             out.push_back(s);
     return out;
 }

@@ -97,6 +97,9 @@ def check_addresses(g, store, sfx):
                 "fd00:89:94::66", 64, "fd00:89:94::1"), e
             assert e["IPAddress"].startswith("10.89.94.") and e["IPAMConfig"] == {
                 "IPv6Address": "fd00:89:94::66"}, e
+            # b's eth1 counts on v4 too (network inspect's Containers; rm's "active endpoints")
+            bid = json.loads(g.run("inspect", b).out)[0]["Id"]
+            assert bid in json.loads(g.run("network", "inspect", v4).out)[0]["Containers"]
             inet6 = g.run("exec", b, "cat", "/proc/net/if_inet6").out
             assert "fd000089009400000000000000000066" in inet6, inet6
             g.run("run", "-d", "--name", c, "--network", dual, "peer:latest", "sh", "-c",
