@@ -54,7 +54,7 @@ std::string Cidr6::text() const {
 
 Ipv6 Cidr6::nth(std::uint64_t n) const {
     Ipv6 a = network;
-    // the last eight bytes carry N (a subnet of /64 or narrower has at least 2^64 of them)
+    // N added to the last eight bytes (N is below size(), at most 2^32: within the subnet)
     for (int i = 15; i >= 8 && n; --i) {
         const unsigned sum = a[i] + (n & 0xff);
         a[i] = static_cast<std::uint8_t>(sum);
