@@ -6,6 +6,7 @@
 #include "engine/network_connect.hpp"
 #include "engine/networks.hpp"
 #include "engine/user_networks.hpp"
+#include "network/addresses.hpp"
 #include "network/holder.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
@@ -30,8 +31,8 @@ std::map<std::string, std::string> cli_net_pairs(const std::vector<std::string>&
 void register_network(CLI::App& app, Context& ctx) {
     struct Opts {
         network::CreateRequest create;
-        std::vector<std::string> names, labels, filters, opts, aliases;
-        std::string subnet_list, format, network, container;
+        std::vector<std::string> names, labels, filters, opts, aliases, subnets, gateways;
+        std::string subnet_list, format, network, container, ip, ip6;
         bool quiet = false, force = false;
     };
     auto o = std::make_shared<Opts>();
@@ -42,14 +43,21 @@ void register_network(CLI::App& app, Context& ctx) {
     auto* create = grp->add_subcommand("create", "Create a network");
     create->add_option("name", o->create.name, "Network name")->required();
     create->add_option("-d,--driver", o->create.driver, "bridge, the one driver");
-    create->add_option("--subnet", o->create.subnet,
-                       "IPv4 subnet in CIDR form (default: a free 10.89.N.0/24)");
-    create->add_option("--gateway", o->create.gateway,
-                       "IPv4 gateway of the subnet (default: its first address)");
+    create
+        ->add_option("--subnet", o->subnets,
+                     "Subnet in CIDR form, one IPv4 (default: a free 10.89.N.0/24) and, with "
+                     "--ipv6, one IPv6 (default: a unique local fdXX:XXXX:XXXX::/64)")
+        ->allow_extra_args(false);
+    create
+        ->add_option("--gateway", o->gateways,
+                     "Gateway of each subnet (default: its first address)")
+        ->allow_extra_args(false);
     create->add_option("--ip-range", o->create.ip_range,
                        "Refused: containers take addresses of the whole subnet");
     create->add_flag("--internal", o->create.internal, "No route out of the network");
-    create->add_flag("--ipv6", o->create.ipv6, "Refused: user networks are IPv4");
+    create->add_flag("--ipv6", o->create.ipv6,
+                     "IPv6 beside IPv4: an IPv6 subnet, containers get an address of each "
+                     "(refused where the host has no IPv6)");
     create->add_option("--label", o->labels, "K=V set on the network (repeatable)")
         ->allow_extra_args(false);
     create->add_option("-o,--opt", o->opts, "Refused: no driver option is honoured")
@@ -59,7 +67,23 @@ void register_network(CLI::App& app, Context& ctx) {
             auto r = o->create;
             r.labels = cli_net_pairs(o->labels);
             r.options = cli_net_pairs(o->opts);
-            auto n = engine::user_networks(ctx.store()).create(r);
+            // docker's: one subnet (and gateway) of each family, told apart by their form
+            auto by_family = [](const std::vector<std::string>& given, const char* flag,
+                                std::string& v4, std::string& v6) {
+                for (auto& w : given) {
+                    std::string& into = network::ipv6_form(w) ? v6 : v4;
+                    if (!into.empty())
+                        throw Error(Errc::usage,
+                                    std::string(flag) + " " + into + " and " + w +
+                                        ": one of each family (IPv4, IPv6)",
+                                    "give one IPv4 and, with --ipv6, one IPv6 " +
+                                        std::string(flag));
+                    into = w;
+                }
+            };
+            by_family(o->subnets, "--subnet", r.subnet, r.subnet6);
+            by_family(o->gateways, "--gateway", r.gateway, r.gateway6);
+            auto n = engine::create_network(ctx.store(), r);
             std::printf("%s\n", n.id.c_str());
             return 0;
         };
@@ -131,9 +155,12 @@ void register_network(CLI::App& app, Context& ctx) {
     connect->add_option("container", o->container, "The container's name or id")->required();
     connect->add_option("--alias", o->aliases, "A name it answers to on this network (repeatable)")
         ->allow_extra_args(false);
+    connect->add_option("--ip", o->ip, "Its IPv4 address on the network (of the subnet)");
+    connect->add_option("--ip6", o->ip6, "Its IPv6 address on the network (of its IPv6 subnet)");
     connect->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
-            engine::connect_network(ctx.store(), o->network, o->container, o->aliases);
+            engine::connect_network(ctx.store(), o->network, o->container, o->aliases, o->ip,
+                                    o->ip6);
             return 0;
         };
     });

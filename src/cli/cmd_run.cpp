@@ -80,6 +80,10 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
         });
     o.list(iso, "--network-alias", f->network_aliases,
            "A name the container answers to on each of its user networks (repeatable)");
+    o.option(iso, "--ip", f->ip,
+             "Its IPv4 address on its user network (the first --network), of the subnet");
+    o.option(iso, "--ip6", f->ip6,
+             "Its IPv6 address on its user network (the first --network, created with --ipv6)");
     // CLI11 writes the value into *entrypoint while parsing, after this function returned:
     // the option's callback holds it (it was freed here, a heap use-after-free, make test-asan)
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))

@@ -137,7 +137,7 @@ bool EventFilter::matches(const json& m) const {
         const std::vector<std::string>& values = entry.second;
         auto any = [&values](auto pred) { return std::any_of(values.begin(), values.end(), pred); };
         bool ok = true;
-        if (key == "container")
+        if (key == "container" || key == "network") // docker's fuzzyMatchName, any Type
             ok = any([&](const std::string& v) {
                 return v == id || v == name || id.rfind(v, 0) == 0 || name.rfind(v, 0) == 0;
             });

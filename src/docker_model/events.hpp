@@ -17,9 +17,10 @@
 
 namespace gantry::docker_model {
 
-// events' filters: container (an ID or name, or a prefix of the ID), event, image, label, type,
-// scope; docker's other kinds (network, volume, daemon, plugin, node, service, secret, config)
-// are accepted and match nothing, since gantry records container events only.
+// events' filters: container and network (an ID or name, or a prefix of either: docker's
+// fuzzy match of the event's Actor, whatever its Type), event, image, label, type, scope;
+// docker's other kinds (volume, daemon, plugin, node, service, secret, config) are accepted and
+// match nothing, since gantry records container and network events only.
 class EventFilter {
   public:
     explicit EventFilter(const std::vector<std::string>& words);

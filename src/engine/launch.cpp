@@ -108,7 +108,8 @@ struct Launcher {
                 if (p.network.mode == network::Mode::bridge) connect(pid);
                 if (p.network.mode == network::Mode::user) {
                     auto macs = attachment->connect(pid);
-                    record.joined(endpoint_settings(*attachment, macs));
+                    record.joined(endpoint_settings(*attachment, macs, p.network));
+                    journal_network_events(*attachment, "connect", p.id);
                     // published ports: pasta beside the network's eth0 (as a bridge
                     // container's, docs/networks.md)
                     if (!p.network.published.empty()) connect(pid, "pasta0");
@@ -248,6 +249,8 @@ struct Launcher {
             status = runtime::run(l);
         }
         pasta.reset(); // the container has ended: its network's stack with it
+        if (attachment && attachment->connected())
+            journal_network_events(*attachment, "disconnect", p.id);
         attachment.reset();
         // a writer's additions published before its end is recorded: once `wait` returns,
         // the next start of the key finds them

@@ -2,7 +2,9 @@
 
 #include "engine/networks.hpp"
 #include "engine/request_json.hpp"
+#include "network/addresses.hpp"
 #include "network/holder.hpp"
+#include "records/events.hpp"
 #include "records/state.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
@@ -89,24 +91,16 @@ void edit_resolv_conf(const records::ContainerState& s, const std::string& gatew
         throw Error(Errc::io, "cannot write " + path, "check the runtime directory's filesystem");
 }
 
-nlohmann::json endpoint_entry(const network::UserNetwork& n,
-                              const std::vector<std::string>& aliases, const std::string& ip,
-                              const std::string& mac) {
-    const auto prefix = ip.empty() ? 0 : network::parse_cidr(n.subnet, "network " + n.name).prefix;
-    return {{"IPAMConfig", nullptr},    {"Links", nullptr},
-            {"Aliases", aliases},       {"NetworkID", n.id},
-            {"EndpointID", ""},         {"Gateway", ip.empty() ? "" : n.gateway},
-            {"IPAddress", ip},          {"IPPrefixLen", prefix},
-            {"IPv6Gateway", ""},        {"GlobalIPv6Address", ""},
-            {"GlobalIPv6PrefixLen", 0}, {"MacAddress", mac},
-            {"DriverOpts", nullptr}};
-}
-
 } // namespace
 
 void connect_network(const store::Store& store, const std::string& network,
-                     const std::string& container, const std::vector<std::string>& aliases) {
+                     const std::string& container, const std::vector<std::string>& aliases,
+                     const std::string& ip, const std::string& ip6) {
     auto t = find_target(store, "connect", network, container);
+    const std::string static_ip =
+        ip.empty() ? "" : network::static_address(t.net, ip, false, "--ip");
+    const std::string static_ip6 =
+        ip6.empty() ? "" : network::static_address(t.net, ip6, true, "--ip6");
     for (auto& a : aliases)
         if (!network::valid_network_name(a))
             throw Error(Errc::usage, "--alias " + a + " is not a name",
@@ -126,22 +120,27 @@ void connect_network(const store::Store& store, const std::string& network,
     else
         r.more_networks.push_back(t.net.name);
     for (auto& a : aliases) r.endpoint_aliases.push_back(t.net.name + "=" + a);
+    for (auto* a : {&static_ip, &static_ip6})
+        if (!a->empty()) r.endpoint_ips.push_back(t.net.name + "=" + *a);
     if (s.running()) {
         std::string mac;
         auto e = network::connect_running(
             network::holder_dir(records::runtime_dir(), store.root().string()), s.id, s.name, s.pid,
-            network::Endpoint{t.net.name, "", all, ""}, t.net, mac);
+            network::Endpoint{t.net.name, static_ip, all, "", static_ip6}, t.net, mac);
         edit_resolv_conf(s, t.net.gateway, true);
         write_request(s.container_dir, r);
         if (!s.endpoints.is_object()) s.endpoints = nlohmann::json::object();
-        s.endpoints[t.net.name] = endpoint_entry(t.net, all, e.ip, mac);
+        s.endpoints[t.net.name] =
+            endpoint_json(t.net, all, e.ip, e.ip6, mac, static_ip, static_ip6);
         states.save_current(s);
+        records::EventJournal().append(
+            records::network_event("connect", t.net.id, t.net.name, s.id));
         return;
     }
     auto owner = states.take(s); // not while another gantry starts it
     write_request(s.container_dir, r);
     if (!s.endpoints.is_object()) s.endpoints = nlohmann::json::object();
-    s.endpoints[t.net.name] = endpoint_entry(t.net, all, "", "");
+    s.endpoints[t.net.name] = endpoint_json(t.net, all, "", "", "", static_ip, static_ip6);
     s.network =
         network::parse_mode(r.network, "--network") == network::Mode::user ? r.network : s.network;
     states.save(s);
@@ -160,6 +159,8 @@ void disconnect_network(const store::Store& store, const std::string& network,
                     "see its networks: gantry inspect " + container);
     const std::string name = *given;
     if (name == r.network) {
+        r.ip.clear(); // --ip and --ip6 were that network's
+        r.ip6.clear();
         if (r.more_networks.empty()) {
             r.network = "none"; // its last network: none left, as docker's
         } else {
@@ -171,6 +172,7 @@ void disconnect_network(const store::Store& store, const std::string& network,
     }
     std::erase_if(r.endpoint_aliases,
                   [&](const std::string& a) { return a.starts_with(name + "="); });
+    std::erase_if(r.endpoint_ips, [&](const std::string& a) { return a.starts_with(name + "="); });
     records::StateDir states;
     if (s.endpoints.is_object()) s.endpoints.erase(t.net.name);
     if (s.running()) {
@@ -183,6 +185,8 @@ void disconnect_network(const store::Store& store, const std::string& network,
         edit_resolv_conf(s, t.net.gateway, false);
         write_request(s.container_dir, r);
         states.save_current(s);
+        records::EventJournal().append(
+            records::network_event("disconnect", t.net.id, t.net.name, s.id));
         return;
     }
     auto owner = states.take(s);

@@ -17,12 +17,14 @@ class Store;
 
 namespace gantry::engine {
 
-// CONTAINER joins the user network NETWORK with ALIASES (and its short id). Error(not_found)
-// for a missing network or container; Error(unsupported) for a pre-defined network or a
-// container not made on a user network; Error(conflict) in docker's words when it is on
-// NETWORK already, or is being started.
+// CONTAINER joins the user network NETWORK with ALIASES (and its short id), at the static
+// addresses IP and IP6 when given ("": one of the subnet's; network/addresses.hpp's refusals).
+// Error(not_found) for a missing network or container; Error(unsupported) for a pre-defined
+// network or a container not made on a user network; Error(conflict) in docker's words when it
+// is on NETWORK already, or is being started, or a running container's address is taken.
 void connect_network(const store::Store& store, const std::string& network,
-                     const std::string& container, const std::vector<std::string>& aliases);
+                     const std::string& container, const std::vector<std::string>& aliases,
+                     const std::string& ip = "", const std::string& ip6 = "");
 // CONTAINER leaves NETWORK (its last: it keeps no network, as --network none). Error(conflict)
 // in docker's words when it is not on it; the others as connect_network's.
 void disconnect_network(const store::Store& store, const std::string& network,

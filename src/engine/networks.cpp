@@ -1,6 +1,8 @@
 #include "engine/networks.hpp"
 
 #include "engine/engine.hpp"
+#include "network/addresses.hpp"
+#include "records/events.hpp"
 #include "records/state.hpp"
 #include "store/store.hpp"
 #include "util/config_file.hpp"
@@ -132,6 +134,35 @@ ContainerNetwork plan_network(const RunRequest& r) {
                         "use letters, digits, '_', '.' and '-'");
         for (auto& e : n.user) e.aliases.push_back(a); // on each network, as podman's
     }
+    auto user_only = [&](const std::string& flag, const std::string& address) {
+        return Error(Errc::usage,
+                     "user specified IP address is supported on user defined networks only (" +
+                         flag + " " + address + " with --network " + r.network + ")",
+                     "give --network NAME of a user network (gantry network create NAME)");
+    };
+    for (auto [flag, address] : {std::pair{"--ip", &r.ip}, std::pair{"--ip6", &r.ip6}}) {
+        if (address->empty()) continue;
+        if (n.mode != network::Mode::user) throw user_only(flag, *address);
+        (std::string(flag) == "--ip" ? n.user.front().ip : n.user.front().ip6) = *address;
+    }
+    for (auto& na : r.endpoint_ips) {
+        const auto eq = na.find('=');
+        const std::string net = na.substr(0, eq),
+                          a = eq == std::string::npos ? "" : na.substr(eq + 1);
+        const bool v6 = network::ipv6_form(a);
+        if (network::predefined_network(net) || net.starts_with("container:"))
+            throw user_only(v6 ? "IPv6Address" : "IPv4Address", a);
+        auto e = std::ranges::find_if(n.user, [&](const auto& u) { return u.given == net; });
+        if (e == n.user.end())
+            throw Error(Errc::usage,
+                        "the address " + na + " is not on one of the container's networks",
+                        "give NETWORK=ADDRESS of a network the container is on");
+        (v6 ? e->ip6 : e->ip) = a;
+    }
+    for (auto& e : n.user) { // the address's form now; its subnet at the start
+        if (!e.ip.empty()) network::parse_ipv4(e.ip, "--ip");
+        if (!e.ip6.empty()) network::parse_ipv6(e.ip6, "--ip6");
+    }
     for (auto& na : r.endpoint_aliases) {
         const auto eq = na.find('=');
         const std::string net = na.substr(0, eq),
@@ -215,6 +246,8 @@ void write_network_files(Prepared& p) {
                 throw Error(Errc::not_found, "network " + e.given + " not found",
                             "create it (gantry network create " + e.given +
                                 "), or see gantry network ls");
+            if (!e.ip.empty()) e.ip = network::static_address(*e.found, e.ip, false, "--ip");
+            if (!e.ip6.empty()) e.ip6 = network::static_address(*e.found, e.ip6, true, "--ip6");
             for (auto& other : n.user)
                 if (&other != &e && other.found && other.found->id == e.found->id)
                     throw Error(Errc::usage,
@@ -283,7 +316,8 @@ std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::Runti
     for (auto& u : n.user) {
         auto aliases = u.aliases;
         aliases.push_back(p.id); // docker answers to the short id too
-        endpoints.push_back({u.found->name, "", aliases, "eth" + std::to_string(endpoints.size())});
+        endpoints.push_back(
+            {u.found->name, u.ip, aliases, "eth" + std::to_string(endpoints.size()), u.ip6});
         networks.push_back(*u.found);
     }
     auto a = std::make_unique<network::Attachment>(
@@ -299,10 +333,10 @@ std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::Runti
     // aardvark-dns, which answers the names of the container's networks (glibc reads three)
     const auto& first = a->endpoints().front();
     const auto dir = p.scratch->dir();
-    fs::write_atomic(
-        dir / "hosts",
-        network::hosts_file(spec.hostname, first.ip, n.extra_hosts, n.user.front().found->gateway),
-        0644, fs::Sync::volatile_only);
+    std::string hosts =
+        network::hosts_file(spec.hostname, first.ip, n.extra_hosts, n.user.front().found->gateway);
+    if (!first.ip6.empty()) hosts += first.ip6 + "\t" + spec.hostname + "\n"; // docker's too
+    fs::write_atomic(dir / "hosts", hosts, 0644, fs::Sync::volatile_only);
     std::string resolv = "search dns.podman\n";
     for (std::size_t i = 0; i < n.user.size() && i < 3; ++i)
         resolv += "nameserver " + n.user[i].found->gateway + "\n";
@@ -310,25 +344,56 @@ std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::Runti
     return a;
 }
 
+void journal_network_events(const network::Attachment& a, const std::string& action,
+                            const std::string& id) {
+    std::vector<records::ContainerEvent> events;
+    for (auto& [nid, name] : a.networks_now())
+        events.push_back(records::network_event(action, nid, name, id));
+    records::EventJournal().append_all(events);
+}
+
+nlohmann::json endpoint_json(const network::UserNetwork& n, const std::vector<std::string>& aliases,
+                             const std::string& ip, const std::string& ip6, const std::string& mac,
+                             const std::string& static_ip, const std::string& static_ip6) {
+    nlohmann::json ipam = nullptr;
+    if (!static_ip.empty() || !static_ip6.empty()) {
+        ipam = nlohmann::json::object();
+        if (!static_ip.empty()) ipam["IPv4Address"] = static_ip;
+        if (!static_ip6.empty()) ipam["IPv6Address"] = static_ip6;
+    }
+    const int prefix = ip.empty() ? 0 : network::parse_cidr(n.subnet, "network " + n.name).prefix;
+    const int prefix6 =
+        ip6.empty() ? 0 : network::parse_cidr6(n.subnet6, "network " + n.name).prefix;
+    return {{"IPAMConfig", ipam},
+            {"Links", nullptr},
+            {"Aliases", aliases},
+            {"NetworkID", n.id},
+            {"EndpointID", ""},
+            {"Gateway", ip.empty() ? "" : n.gateway},
+            {"IPAddress", ip},
+            {"IPPrefixLen", prefix},
+            {"IPv6Gateway", ip6.empty() ? "" : n.gateway6},
+            {"GlobalIPv6Address", ip6},
+            {"GlobalIPv6PrefixLen", prefix6},
+            {"MacAddress", mac},
+            {"DriverOpts", nullptr}};
+}
+
 nlohmann::json endpoint_config(const Prepared& p) {
     nlohmann::json out = nlohmann::json::object();
     for (auto& u : p.network.user) {
         auto aliases = u.aliases;
         aliases.push_back(p.id);
-        out[u.found ? u.found->name : u.given] = {
-            {"IPAMConfig", nullptr},    {"Links", nullptr},
-            {"Aliases", aliases},       {"NetworkID", u.found ? u.found->id : ""},
-            {"EndpointID", ""},         {"Gateway", ""},
-            {"IPAddress", ""},          {"IPPrefixLen", 0},
-            {"IPv6Gateway", ""},        {"GlobalIPv6Address", ""},
-            {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
-            {"DriverOpts", nullptr}};
+        network::UserNetwork unknown; // looked up at the start: no id yet
+        unknown.name = u.given;
+        out[u.found ? u.found->name : u.given] =
+            endpoint_json(u.found ? *u.found : unknown, aliases, "", "", "", u.ip, u.ip6);
     }
     return out;
 }
 
-nlohmann::json endpoint_settings(const network::Attachment& a,
-                                 const std::vector<std::string>& macs) {
+nlohmann::json endpoint_settings(const network::Attachment& a, const std::vector<std::string>& macs,
+                                 const ContainerNetwork& net) {
     nlohmann::json out = nlohmann::json::object();
     for (std::size_t i = 0; i < a.endpoints().size(); ++i) {
         const auto& e = a.endpoints()[i];
@@ -336,15 +401,14 @@ nlohmann::json endpoint_settings(const network::Attachment& a,
         for (auto& candidate : a.networks())
             if (candidate.name == e.network) n = &candidate;
         if (!n) continue;
-        const auto prefix = network::parse_cidr(n->subnet, "network " + n->name).prefix;
-        out[e.network] = {
-            {"IPAMConfig", nullptr},    {"Links", nullptr},
-            {"Aliases", e.aliases},     {"NetworkID", n->id},
-            {"EndpointID", ""},         {"Gateway", n->gateway},
-            {"IPAddress", e.ip},        {"IPPrefixLen", prefix},
-            {"IPv6Gateway", ""},        {"GlobalIPv6Address", ""},
-            {"GlobalIPv6PrefixLen", 0}, {"MacAddress", i < macs.size() ? macs[i] : ""},
-            {"DriverOpts", nullptr}};
+        std::string static_ip, static_ip6;
+        for (auto& u : net.user)
+            if (u.found && u.found->name == e.network) {
+                static_ip = u.ip;
+                static_ip6 = u.ip6;
+            }
+        out[e.network] = endpoint_json(*n, e.aliases, e.ip, e.ip6, i < macs.size() ? macs[i] : "",
+                                       static_ip, static_ip6);
     }
     return out;
 }

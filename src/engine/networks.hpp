@@ -47,6 +47,7 @@ struct ContainerNetwork {
         std::string given;                         // the network as named (a name or id)
         std::optional<network::UserNetwork> found; // as write_network_files found it
         std::vector<std::string> aliases;          // --network-alias's and this network's own
+        std::string ip, ip6; // static addresses asked for (--ip, --ip6, IPAMConfig), else ""
     };
     std::vector<UserEndpoint> user;
 
@@ -92,8 +93,18 @@ std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::Runti
 // inspect's NetworkSettings.Networks of a container on user networks before it runs: each
 // network's aliases (with its 12-digit id, as docker's; compose looks for it), no address yet.
 nlohmann::json endpoint_config(const Prepared& p);
-// inspect's NetworkSettings.Networks once connected (MACS: netavark's, per endpoint).
-nlohmann::json endpoint_settings(const network::Attachment& a,
-                                 const std::vector<std::string>& macs);
+// inspect's NetworkSettings.Networks once connected (MACS: netavark's, per endpoint; NET: the
+// run's, whose static addresses are each endpoint's IPAMConfig).
+nlohmann::json endpoint_settings(const network::Attachment& a, const std::vector<std::string>& macs,
+                                 const ContainerNetwork& net);
+// docker's network events ACTION (connect at a start, disconnect at the end) of container ID on
+// each network A is on now, journalled (records/events.hpp).
+void journal_network_events(const network::Attachment& a, const std::string& action,
+                            const std::string& id);
+// docker's EndpointSettings of a container on N: its ALIASES, its addresses (IP, IP6: "" before
+// it runs), MAC, and IPAMConfig (STATIC_IP, STATIC_IP6: the addresses asked for; null when none).
+nlohmann::json endpoint_json(const network::UserNetwork& n, const std::vector<std::string>& aliases,
+                             const std::string& ip, const std::string& ip6, const std::string& mac,
+                             const std::string& static_ip, const std::string& static_ip6);
 
 } // namespace gantry::engine

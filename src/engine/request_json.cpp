@@ -52,6 +52,9 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("network_aliases", r.network_aliases);
     v("more_networks", r.more_networks);
     v("endpoint_aliases", r.endpoint_aliases);
+    v("ip", r.ip);
+    v("ip6", r.ip6);
+    v("endpoint_ips", r.endpoint_ips);
     v("ipc", r.ipc);
     v("uts", r.uts);
     v("pid", r.pid);

@@ -104,6 +104,11 @@ struct RunRequest {
     // NETWORK=ALIAS: a name on that network only (the Engine API's EndpointsConfig.*.Aliases,
     // `network connect --alias`)
     std::vector<std::string> endpoint_aliases;
+    // --ip, --ip6: the container's static addresses on its (first) user network
+    std::string ip, ip6;
+    // NETWORK=ADDRESS: a static address (IPv4 or IPv6, by its form) on that network (the Engine
+    // API's EndpointsConfig.*.IPAMConfig, `network connect --ip/--ip6`)
+    std::vector<std::string> endpoint_ips;
     std::string ipc = "private";          // private (or shareable) or host
     std::string uts;                      // --uts: "" (its own) or host (the host's)
     std::string pid = "private";          // --pid: private or host (the host's PID namespace)

@@ -1,6 +1,7 @@
 #include "engine/user_networks.hpp"
 
 #include "engine/networks.hpp"
+#include "records/events.hpp"
 #include "records/state.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
@@ -35,8 +36,10 @@ json un_resource(const std::string& name, const std::string& id, const std::stri
 std::vector<std::shared_ptr<const records::ContainerState>>
 un_running_on(const store::Store& store, const network::UserNetwork& n) {
     std::vector<std::shared_ptr<const records::ContainerState>> out;
+    // its first network's, or one more of its networks (eth1, ...: run's, or `network connect`)
     for (auto& s : records::StateDir().snapshots())
-        if (s->network == n.name && s->store_root == store.root().string() && s->running())
+        if ((s->network == n.name || (s->endpoints.is_object() && s->endpoints.contains(n.name))) &&
+            s->store_root == store.root().string() && s->running())
             out.push_back(s);
     return out;
 }
@@ -100,19 +103,23 @@ json user_network_json(const store::Store& store, const network::UserNetwork& n)
     out["Created"] = n.created;
     out["Internal"] = n.internal;
     out["IPAM"]["Config"] = json::array({{{"Subnet", n.subnet}, {"Gateway", n.gateway}}});
+    if (n.ipv6()) {
+        out["EnableIPv6"] = true;
+        out["IPAM"]["Config"].push_back({{"Subnet", n.subnet6}, {"Gateway", n.gateway6}});
+    }
     out["Labels"] = n.labels;
     out["Options"] = {{"com.docker.network.bridge.name", n.bridge}};
     for (auto& s : un_running_on(store, n)) {
         json e = s->endpoints.is_object() && s->endpoints.contains(n.name) ? s->endpoints[n.name]
                                                                            : json::object();
-        std::string ip = e.value("IPAddress", "");
-        const int prefix = e.value("IPPrefixLen", 0);
+        std::string ip = e.value("IPAddress", ""), ip6 = e.value("GlobalIPv6Address", "");
+        const int prefix = e.value("IPPrefixLen", 0), prefix6 = e.value("GlobalIPv6PrefixLen", 0);
         out["Containers"][s->id] = {
             {"Name", s->name},
             {"EndpointID", ""},
             {"MacAddress", e.value("MacAddress", "")},
             {"IPv4Address", ip.empty() ? "" : ip + "/" + std::to_string(prefix)},
-            {"IPv6Address", ""}};
+            {"IPv6Address", ip6.empty() ? "" : ip6 + "/" + std::to_string(prefix6)}};
     }
     return out;
 }
@@ -142,6 +149,12 @@ json inspect_network(const store::Store& store, const std::string& key) {
                 "gantry network ls lists the networks");
 }
 
+network::UserNetwork create_network(const store::Store& store, const network::CreateRequest& r) {
+    auto n = user_networks(store).create(r);
+    records::EventJournal().append(records::network_event("create", n.id, n.name));
+    return n;
+}
+
 std::vector<std::string> network_users(const store::Store& store, const network::UserNetwork& n) {
     std::vector<std::string> ids;
     for (auto& s : un_running_on(store, n)) ids.push_back(s->id);
@@ -163,6 +176,7 @@ std::string remove_network(const store::Store& store, const std::string& key) {
                         " has active endpoints (container " + users.front() + ")",
                     "stop its containers first (gantry stop " + users.front() + ")");
     user_networks(store).remove(*n);
+    records::EventJournal().append(records::network_event("destroy", n->id, n->name));
     return n->name;
 }
 
@@ -177,6 +191,7 @@ std::vector<std::string> prune_networks(const store::Store& store,
         auto j = user_network_json(store, n);
         if (!j["Containers"].empty() || !un_matches(j, false, false, filters)) continue;
         user_networks(store).remove(n);
+        records::EventJournal().append(records::network_event("destroy", n.id, n.name));
         removed.push_back(n.name);
     }
     return removed;

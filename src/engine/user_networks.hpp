@@ -28,11 +28,16 @@ std::vector<nlohmann::json> list_networks(const store::Store& store,
 // One by name, id or id prefix (pre-defined ones too); Error(not_found) naming KEY.
 nlohmann::json inspect_network(const store::Store& store, const std::string& key);
 
+// A new user network of STORE as R asks (network::NetworkStore::create's refusals), its
+// create event journalled (records/events.hpp: docker's Type network).
+network::UserNetwork create_network(const store::Store& store, const network::CreateRequest& r);
+
 // The ids of the running containers on N.
 std::vector<std::string> network_users(const store::Store& store, const network::UserNetwork& n);
 
-// Removes the network KEY names: Error(not_found) for none, Error(unsupported) for a
-// pre-defined one, Error(conflict) while a container runs on it. Returns its name.
+// Removes the network KEY names (its destroy event journalled): Error(not_found) for none,
+// Error(unsupported) for a pre-defined one, Error(conflict) while a container runs on it.
+// Returns its name.
 std::string remove_network(const store::Store& store, const std::string& key);
 // Removes every user network no container runs on (matching FILTERS: label=, until= refused);
 // returns their names.

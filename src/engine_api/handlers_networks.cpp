@@ -30,7 +30,7 @@ Response handle_networks(const ServiceContext& ctx, const Request& r) {
         if (network::predefined_network(request.name))
             return error_response(403, "operation is not permitted on predefined " + request.name +
                                            " network ");
-        auto n = engine::user_networks(store).create(request); // taken: Error(conflict), 409
+        auto n = engine::create_network(store, request); // taken: Error(conflict), 409
         return json_response(201, {{"Id", n.id}, {"Warning", ""}});
     }
     case RouteId::network_inspect:
@@ -57,7 +57,7 @@ Response handle_networks(const ServiceContext& ctx, const Request& r) {
             if (off)
                 engine::disconnect_network(store, id, body.container);
             else
-                engine::connect_network(store, id, body.container, body.aliases);
+                engine::connect_network(store, id, body.container, body.aliases, body.ip, body.ip6);
         } catch (const Error& e) {
             // docker's: connected already, not connected: 403
             if (e.code() == Errc::conflict) return error_response(403, e.message());

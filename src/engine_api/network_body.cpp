@@ -2,6 +2,7 @@
 
 #include "engine_api/create_body.hpp"
 #include "engine_api/request.hpp"
+#include "network/addresses.hpp"
 
 namespace gantry::engine_api {
 
@@ -25,7 +26,23 @@ std::string nb_string(const njson& v, const std::string& field) {
     return v.get<std::string>();
 }
 
-// IPAM: {"Driver": "default", "Config": [{"Subnet", "Gateway"}], "Options": {}}: one IPv4 subnet
+// EndpointSettings.IPAMConfig ({"IPv4Address", "IPv6Address", "LinkLocalIPs"}): the static
+// addresses asked for, each into IP or IP6 ("" none); link-local addresses are refused.
+void nb_endpoint_ipam(const njson& v, const std::string& field, std::string& ip, std::string& ip6) {
+    if (v.is_null()) return;
+    if (!v.is_object()) throw ApiError(400, "invalid JSON for " + field + ": expected an object");
+    for (const auto& [k, a] : v.items()) {
+        if (k == "IPv4Address")
+            ip = nb_string(a, field + "." + k);
+        else if (k == "IPv6Address")
+            ip6 = nb_string(a, field + "." + k);
+        else if (!is_zero_value(a))
+            nb_refuse(field + "." + k, a, "link-local addresses are not served");
+    }
+}
+
+// IPAM: {"Driver": "default", "Config": [{"Subnet", "Gateway"}, ...], "Options": {}}: one
+// IPv4 subnet and, with EnableIPv6, one IPv6 subnet (told apart by their form)
 void nb_ipam(const njson& ipam, network::CreateRequest& r) {
     if (ipam.is_null()) return;
     if (!ipam.is_object()) throw ApiError(400, "invalid JSON for IPAM: expected an object");
@@ -38,20 +55,30 @@ void nb_ipam(const njson& ipam, network::CreateRequest& r) {
             if (v.is_null()) continue;
             if (!v.is_array())
                 throw ApiError(400, "invalid JSON for IPAM.Config: expected an array");
-            if (v.size() > 1) nb_refuse("IPAM.Config", v, "a network has one IPv4 subnet");
-            for (auto& c : v) {
+            if (v.size() > 2)
+                nb_refuse("IPAM.Config", v, "a network has one IPv4 and one IPv6 subnet");
+            for (std::size_t i = 0; i < v.size(); ++i) {
+                const auto& c = v[i];
+                const std::string f = "IPAM.Config[" + std::to_string(i) + "]";
                 if (!c.is_object())
-                    throw ApiError(400, "invalid JSON for IPAM.Config[0]: expected an object");
+                    throw ApiError(400, "invalid JSON for " + f + ": expected an object");
+                std::string subnet, gateway;
                 for (auto& [ck, cv] : c.items()) {
                     if (ck == "Subnet")
-                        r.subnet = nb_string(cv, "IPAM.Config[0].Subnet");
+                        subnet = nb_string(cv, f + ".Subnet");
                     else if (ck == "Gateway")
-                        r.gateway = nb_string(cv, "IPAM.Config[0].Gateway");
+                        gateway = nb_string(cv, f + ".Gateway");
                     else if (ck == "IPRange")
-                        r.ip_range = nb_string(cv, "IPAM.Config[0].IPRange");
+                        r.ip_range = nb_string(cv, f + ".IPRange");
                     else if (!is_zero_value(cv))
-                        nb_refuse("IPAM.Config[0]." + ck, cv, "not served");
+                        nb_refuse(f + "." + ck, cv, "not served");
                 }
+                const bool v6 = network::ipv6_form(subnet.empty() ? gateway : subnet);
+                std::string& into = v6 ? r.subnet6 : r.subnet;
+                if (!into.empty())
+                    nb_refuse("IPAM.Config", v, "a network has one subnet of each family");
+                into = subnet;
+                (v6 ? r.gateway6 : r.gateway) = gateway;
             }
         } else if (!is_zero_value(v)) {
             nb_refuse("IPAM." + k, v, "IPAM options are not served");
@@ -80,6 +107,10 @@ network::CreateRequest network_create_body(const std::string& body) {
             if (!v.is_null() && !v.is_boolean())
                 throw ApiError(400, "invalid JSON for EnableIPv6: expected a boolean");
             r.ipv6 = v.is_boolean() && v.get<bool>();
+        } else if (k == "EnableIPv4") { // docker 28's (API 1.47): a network without IPv4
+            if (!v.is_null() && !v.is_boolean())
+                throw ApiError(400, "invalid JSON for EnableIPv4: expected a boolean");
+            if (v == false) nb_refuse(k, v, "every gantry network has IPv4");
         } else if (k == "IPAM") {
             nb_ipam(v, r);
         } else if (k == "Labels" || k == "Options") {
@@ -145,6 +176,13 @@ void apply_networking_config(const njson& nc, engine::RunRequest& r) {
                                            field + ".Aliases: \"" + alias + "\" is not a name");
                         r.endpoint_aliases.push_back(net + "=" + alias);
                     }
+                } else if (k == "IPAMConfig") {
+                    // a static address: refused on a pre-defined network by the engine, in
+                    // docker's words (engine/networks.hpp)
+                    std::string ip, ip6;
+                    nb_endpoint_ipam(val, field + ".IPAMConfig", ip, ip6);
+                    for (auto* a : {&ip, &ip6})
+                        if (!a->empty()) r.endpoint_ips.push_back(net + "=" + *a);
                 } else if (k == "NetworkID" || k == "EndpointID") {
                     // docker's own fields, echoed by clients: ignored by docker as given
                     if (!is_zero_value(val) && k == "EndpointID")
@@ -153,7 +191,7 @@ void apply_networking_config(const njson& nc, engine::RunRequest& r) {
                     nb_refuse(field + "." + k, val,
                               predefined ? "endpoint settings on a pre-defined network are not "
                                            "served"
-                                         : "a static address, links and driver options are not "
+                                         : "links, MAC addresses and driver options are not "
                                            "served");
                 }
             }
@@ -194,12 +232,14 @@ ConnectBody network_connect_body(const std::string& body, bool disconnect) {
                                                     "\" is not a name");
                         c.aliases.push_back(alias);
                     }
+                } else if (k == "IPAMConfig") {
+                    nb_endpoint_ipam(val, "EndpointConfig.IPAMConfig", c.ip, c.ip6);
                 } else if (k == "NetworkID" || k == "EndpointID") {
                     if (!is_zero_value(val) && k == "EndpointID")
                         nb_refuse("EndpointConfig." + k, val, "an endpoint is made by the connect");
                 } else if (!is_zero_value(val)) {
                     nb_refuse("EndpointConfig." + k, val,
-                              "a static address, links and driver options are not served");
+                              "links, MAC addresses and driver options are not served");
                 }
             }
         } else if (!is_zero_value(v)) {

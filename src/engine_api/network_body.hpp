@@ -19,16 +19,18 @@ network::CreateRequest network_create_body(const std::string& body);
 
 // NC (NetworkingConfig) applied to R, whose network HostConfig.NetworkMode gave: the aliases
 // of each endpoint; an endpoint on another user network than R's joins that one too (after
-// it, in name order: eth1, ...), refused where R's or that one is a pre-defined network; an
-// endpoint setting other than Aliases (a static address, links) is refused.
+// it, in name order: eth1, ...), refused where R's or that one is a pre-defined network; its
+// IPAMConfig's addresses as R's endpoint_ips; another endpoint setting (links) is refused.
 void apply_networking_config(const nlohmann::json& nc, engine::RunRequest& r);
 
 // POST /networks/{id}/connect's body (Container, EndpointConfig with its Aliases: what compose
-// 1.29 sends for a service's further networks) or, DISCONNECT, /disconnect's (Container,
-// Force). Another endpoint setting (a static address, links) is ApiError(400) naming it.
+// 1.29 sends for a service's further networks; its IPAMConfig's IPv4Address and IPv6Address)
+// or, DISCONNECT, /disconnect's (Container, Force). Another endpoint setting (links, link-local
+// addresses) is ApiError(400) naming it.
 struct ConnectBody {
     std::string container;
     std::vector<std::string> aliases;
+    std::string ip, ip6; // static addresses ("": one of the subnet's)
     bool force = false;
 };
 ConnectBody network_connect_body(const std::string& body, bool disconnect);

@@ -4,6 +4,7 @@
 // Internal to the network module.
 #pragma once
 
+#include "network/netavark.hpp"
 #include "network/user_network.hpp"
 
 #include <filesystem>
@@ -23,8 +24,9 @@ struct RunningHolder {
 };
 std::optional<RunningHolder> running_holder(const std::filesystem::path& dir);
 
-// The address ATTACHMENT (an attachment file's body) has on NETWORK ("" for none).
-std::string ip_on(const nlohmann::json& attachment, const std::string& network);
+// The address ATTACHMENT (an attachment file's body) has on NETWORK ("" for none); V6: its
+// IPv6 address.
+std::string ip_on(const nlohmann::json& attachment, const std::string& network, bool v6 = false);
 
 // Each attachment's file in DIRFD (attachments/) read, with whether its supervisor still holds
 // its lock.
@@ -35,8 +37,12 @@ struct Found {
 };
 std::vector<Found> read_attachments(int dirfd);
 
-// The lowest address of N's subnet neither its gateway's nor one of FOUND's on N;
-// Error(conflict) when none is left.
-std::string free_address(const UserNetwork& n, const std::vector<Found>& found);
+// E's addresses on N (and its IPv6 one where N has IPv6): a static one E asks for (set when
+// given: network/addresses.hpp checked it) if no attachment of FOUND holds it (else
+// Error(conflict), docker's "Address already in use"), else the lowest of the subnet neither
+// its gateway's nor one of FOUND's (Error(conflict) when none is left).
+void give_addresses(Endpoint& e, const UserNetwork& n, const std::vector<Found>& found);
+// The attachment file's record of E: {"network", "ip"[, "ip6"]}.
+nlohmann::json endpoint_record(const Endpoint& e);
 
 } // namespace gantry::network::detail

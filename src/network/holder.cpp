@@ -1,5 +1,6 @@
 #include "network/holder.hpp"
 
+#include "network/addresses.hpp"
 #include "network/attachment_files.hpp"
 #include "network/pasta.hpp"
 #include "userns/idmap.hpp"
@@ -156,10 +157,11 @@ std::optional<RunningHolder> running_holder(const fsys::path& dir) {
     return h;
 }
 
-std::string ip_on(const nlohmann::json& attachment, const std::string& network) {
+std::string ip_on(const nlohmann::json& attachment, const std::string& network, bool v6) {
     if (!attachment.contains("endpoints") || !attachment["endpoints"].is_array()) return "";
     for (auto& e : attachment["endpoints"])
-        if (e.is_object() && e.value("network", "") == network) return e.value("ip", "");
+        if (e.is_object() && e.value("network", "") == network)
+            return e.value(v6 ? "ip6" : "ip", "");
     return "";
 }
 
@@ -190,18 +192,49 @@ std::vector<Found> read_attachments(int dirfd) {
     return out;
 }
 
-std::string free_address(const UserNetwork& n, const std::vector<Found>& found) {
-    const Cidr c = parse_cidr(n.subnet, "network " + n.name);
-    const std::uint32_t gw = parse_ipv4(n.gateway, "network " + n.name);
-    for (std::uint32_t a = c.network + 1; a < c.broadcast(); ++a) {
-        const std::string ip = ipv4_text(a);
-        if (a == gw ||
-            std::ranges::any_of(found, [&](const Found& f) { return ip_on(f.body, n.name) == ip; }))
+void give_addresses(Endpoint& e, const UserNetwork& n, const std::vector<Found>& found) {
+    auto used = [&](const std::string& ip, bool v6) {
+        return std::ranges::any_of(found,
+                                   [&](const Found& f) { return ip_on(f.body, n.name, v6) == ip; });
+    };
+    for (bool v6 : {false, true}) {
+        if (v6 && !n.ipv6()) break;
+        std::string& ip = v6 ? e.ip6 : e.ip;
+        if (!ip.empty()) { // static: docker's words when another container has it
+            if (used(ip, v6))
+                throw Error(Errc::conflict,
+                            "Address already in use (" + ip + " on network " + n.name +
+                                " is another running container's)",
+                            "give another address, or stop the container that has it (gantry "
+                            "network inspect " +
+                                n.name + ")");
             continue;
-        return ip;
+        }
+        if (v6) {
+            const Cidr6 c = parse_cidr6(n.subnet6, "network " + n.name);
+            const std::string gw = ipv6_text(parse_ipv6(n.gateway6, "network " + n.name));
+            for (std::uint64_t i = 1; i <= c.size() && ip.empty(); ++i) {
+                std::string a = ipv6_text(c.nth(i));
+                if (a != gw && !used(a, true)) ip = a;
+            }
+        } else {
+            const Cidr c = parse_cidr(n.subnet, "network " + n.name);
+            const std::uint32_t gw = parse_ipv4(n.gateway, "network " + n.name);
+            for (std::uint32_t a = c.network + 1; a < c.broadcast() && ip.empty(); ++a)
+                if (a != gw && !used(ipv4_text(a), false)) ip = ipv4_text(a);
+        }
+        if (ip.empty())
+            throw Error(Errc::conflict,
+                        "network " + n.name + " has no free address left in " +
+                            (v6 ? n.subnet6 : n.subnet),
+                        "stop a container on it, or create a network with a wider --subnet");
     }
-    throw Error(Errc::conflict, "network " + n.name + " has no free address left in " + n.subnet,
-                "stop a container on it, or create a network with a wider --subnet");
+}
+
+nlohmann::json endpoint_record(const Endpoint& e) {
+    nlohmann::json j = {{"network", e.network}, {"ip", e.ip}};
+    if (!e.ip6.empty()) j["ip6"] = e.ip6;
+    return j;
 }
 
 } // namespace detail
@@ -254,12 +287,12 @@ Attachment::Attachment(const fsys::path& dir, const std::string& id, const std::
         for (auto& candidate : networks_)
             if (candidate.name == e.network) n = &candidate;
         if (!n) throw Error(Errc::internal, "network " + e.network + " is not among those given");
-        e.ip = free_address(*n, found);
+        give_addresses(e, *n, found);
     }
     options_ = netavark_options(id_, name, endpoints_, networks_);
     held_ = FileLock(dir_ / "attachments" / (id_ + ".lock"), FileLock::Mode::exclusive);
     nlohmann::json eps = nlohmann::json::array();
-    for (auto& e : endpoints_) eps.push_back({{"network", e.network}, {"ip", e.ip}});
+    for (auto& e : endpoints_) eps.push_back(endpoint_record(e));
     fs::write_atomic(dir_ / "attachments" / (id_ + ".json"),
                      nlohmann::json{{"endpoints", eps}, {"options", options_}}.dump(), 0600,
                      fs::Sync::volatile_only);
@@ -284,6 +317,21 @@ std::vector<std::string> Attachment::connect(pid_t pid) {
     std::vector<std::string> macs;
     for (auto& e : endpoints_) macs.push_back(netavark_mac(answer, e.network, e.interface));
     return macs;
+}
+
+std::vector<std::pair<std::string, std::string>> Attachment::networks_now() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    try {
+        auto body = nlohmann::json::parse(
+            fs::read_file(dir_ / "attachments" / (id_ + ".json"), kMaxAttachment));
+        for (auto& [name, info] : body.at("options").at("network_info").items())
+            out.emplace_back(info.value("id", ""), name);
+        return out;
+    } catch (const std::exception&) {
+    }
+    out.clear();
+    for (auto& n : networks_) out.emplace_back(n.id, n.name);
+    return out;
 }
 
 void Attachment::detach() noexcept {

@@ -60,6 +60,11 @@ class Attachment {
     // netavark's setup of the container process PID's network namespace (held open until the
     // teardown); returns the MAC address of each endpoint, in order. Error(run_failed).
     std::vector<std::string> connect(pid_t pid);
+    // The networks it is on now, as `network connect`/`disconnect` of the running container left
+    // its file: {id, name} each (those it was started on where the file cannot be read).
+    std::vector<std::pair<std::string, std::string>> networks_now() const;
+    // Whether connect() made its endpoints (and no detach() took them yet).
+    bool connected() const { return netns_.get() >= 0; }
     // netavark's teardown (when connected) and the attachment removed; idempotent.
     void detach() noexcept;
 

@@ -73,7 +73,7 @@ Endpoint connect_running(const fsys::path& dir, const std::string& id, const std
     for (auto& [k, v] : nets.items()) used.insert(v.value("interface_name", ""));
     for (int i = 0; e.interface.empty() || used.count(e.interface); ++i)
         e.interface = "eth" + std::to_string(i);
-    e.ip = free_address(n, h.others);
+    give_addresses(e, n, h.others);
     const auto one = netavark_options(id, name, {e}, {n});
     Fd ns = open_netns(pid);
     const std::string answer = run_netavark(h.holder.inner, (dir / "netavark").string(), "setup",
@@ -82,7 +82,7 @@ Endpoint connect_running(const fsys::path& dir, const std::string& id, const std
     mac = netavark_mac(answer, n.name, e.interface);
     nets[n.name] = one["networks"][n.name];
     h.body["options"]["network_info"][n.name] = one["network_info"][n.name];
-    h.body["endpoints"].push_back({{"network", n.name}, {"ip", e.ip}});
+    h.body["endpoints"].push_back(endpoint_record(e));
     save(dir, id, h.body);
     return e;
 }

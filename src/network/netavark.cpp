@@ -88,19 +88,25 @@ nlohmann::json netavark_options(const std::string& id, const std::string& name,
         for (auto& candidate : networks)
             if (candidate.name == e.network) n = &candidate;
         if (!n) throw Error(Errc::internal, "network " + e.network + " is not among those given");
-        nets[e.network] = {{"interface_name", e.interface},
-                           {"static_ips", nlohmann::json::array({e.ip})},
-                           {"aliases", e.aliases}};
-        info[e.network] = {
-            {"name", n->name},
-            {"id", n->id},
-            {"driver", "bridge"},
-            {"network_interface", n->bridge},
-            {"subnets", nlohmann::json::array({{{"subnet", n->subnet}, {"gateway", n->gateway}}})},
-            {"ipv6_enabled", false},
-            {"internal", n->internal},
-            {"dns_enabled", true},
-            {"ipam_options", {{"driver", "host-local"}}}};
+        auto ips = nlohmann::json::array({e.ip});
+        auto subnets = nlohmann::json::array({{{"subnet", n->subnet}, {"gateway", n->gateway}}});
+        if (n->ipv6()) {
+            if (e.ip6.empty())
+                throw Error(Errc::internal, "network " + n->name + ": no IPv6 address given");
+            ips.push_back(e.ip6);
+            subnets.push_back({{"subnet", n->subnet6}, {"gateway", n->gateway6}});
+        }
+        nets[e.network] = {
+            {"interface_name", e.interface}, {"static_ips", ips}, {"aliases", e.aliases}};
+        info[e.network] = {{"name", n->name},
+                           {"id", n->id},
+                           {"driver", "bridge"},
+                           {"network_interface", n->bridge},
+                           {"subnets", subnets},
+                           {"ipv6_enabled", n->ipv6()},
+                           {"internal", n->internal},
+                           {"dns_enabled", true},
+                           {"ipam_options", {{"driver", "host-local"}}}};
     }
     return {
         {"container_id", id}, {"container_name", name}, {"networks", nets}, {"network_info", info}};

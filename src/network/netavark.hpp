@@ -22,6 +22,7 @@ struct Endpoint {
     std::string ip;                   // its address on it
     std::vector<std::string> aliases; // names it answers to besides its own
     std::string interface = "eth0";
+    std::string ip6; // its IPv6 address, on a network with IPv6
 };
 
 // netavark's NetworkOptions for a container: ID (docker's 64 hex digits: netavark keeps the

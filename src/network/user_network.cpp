@@ -1,5 +1,6 @@
 #include "network/user_network.hpp"
 
+#include "network/addresses.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <chrono>
+#include <unistd.h>
 
 namespace gantry::network {
 
@@ -70,8 +72,9 @@ Cidr parse_cidr(const std::string& text, const std::string& what) {
     if (slash == std::string::npos)
         throw Error(Errc::usage, what + " " + text + " has no /PREFIX", hint);
     if (text.find(':') != std::string::npos)
-        throw Error(Errc::unsupported, what + " " + text + ": IPv6 subnets are not served",
-                    "give an IPv4 subnet (gantry's user networks are IPv4)");
+        throw Error(Errc::unsupported,
+                    what + " " + text + " is IPv6 where an IPv4 subnet is needed",
+                    "give an IPv4 subnet (a network's IPv6 subnet goes beside one, with --ipv6)");
     Cidr c;
     c.network = parse_ipv4(text.substr(0, slash), what);
     const std::string p = text.substr(slash + 1);
@@ -99,8 +102,14 @@ bool predefined_network(const std::string& name) {
 }
 
 nlohmann::json UserNetwork::to_json() const {
-    return {{"Name", name},       {"Id", id},         {"Created", created},   {"Subnet", subnet},
-            {"Gateway", gateway}, {"Bridge", bridge}, {"Internal", internal}, {"Labels", labels}};
+    nlohmann::json j = {{"Name", name},         {"Id", id},           {"Created", created},
+                        {"Subnet", subnet},     {"Gateway", gateway}, {"Bridge", bridge},
+                        {"Internal", internal}, {"Labels", labels}};
+    if (ipv6()) {
+        j["Subnet6"] = subnet6;
+        j["Gateway6"] = gateway6;
+    }
+    return j;
 }
 
 UserNetwork UserNetwork::from_json(const nlohmann::json& j, const std::string& what) {
@@ -122,6 +131,12 @@ UserNetwork UserNetwork::from_json(const nlohmann::json& j, const std::string& w
                     "remove the network's file and create it again (gantry network create)");
     parse_cidr(n.subnet, what + ": Subnet");
     parse_ipv4(n.gateway, what + ": Gateway");
+    n.subnet6 = net_string(j, "Subnet6", what, false);
+    if (n.ipv6()) {
+        n.gateway6 = net_string(j, "Gateway6", what);
+        parse_cidr6(n.subnet6, what + ": Subnet6");
+        parse_ipv6(n.gateway6, what + ": Gateway6");
+    }
     if (auto it = j.find("Internal"); it != j.end() && it->is_boolean()) n.internal = *it;
     if (auto it = j.find("Labels"); it != j.end() && it->is_object())
         for (auto& [k, v] : it->items())
@@ -140,9 +155,28 @@ UserNetwork NetworkStore::create(const CreateRequest& r) const {
     if (r.driver != "bridge" && !r.driver.empty())
         throw Error(Errc::unsupported, "the network driver " + r.driver + " is not served",
                     "gantry's user networks are bridges: --driver bridge (the default)");
-    if (r.ipv6)
-        throw Error(Errc::unsupported, "--ipv6: IPv6 on user networks is not served",
-                    "create the network without --ipv6 (IPv4 only)");
+    if (!r.ipv6 && (!r.subnet6.empty() || !r.gateway6.empty()))
+        throw Error(Errc::usage,
+                    "--subnet/--gateway " + (r.subnet6.empty() ? r.gateway6 : r.subnet6) +
+                        ": an IPv6 subnet needs --ipv6 (docker's EnableIPv6)",
+                    "add --ipv6, or give an IPv4 subnet");
+    if (r.subnet6.empty() && !r.gateway6.empty())
+        throw Error(Errc::usage, "--gateway " + r.gateway6 + " needs an IPv6 --subnet",
+                    "give the subnet the gateway is in, e.g. --subnet fd00:89:7::/64");
+    if (r.ipv6) {
+        if (auto why = ipv6_unavailable(); !why.empty())
+            throw Error(Errc::unsupported, "--ipv6: " + why,
+                        "create the network without --ipv6, or enable IPv6 on the host "
+                        "(sysctl net.ipv6.conf.all.disable_ipv6=0)");
+        // netavark 1.4 writes an IPv6 network's firewall rules with ip6tables
+        if (fs::find_program("ip6tables").empty() && ::access("/usr/sbin/ip6tables", X_OK) != 0 &&
+            ::access("/sbin/ip6tables", X_OK) != 0)
+            throw Error(Errc::unsupported,
+                        "--ipv6: netavark needs ip6tables for an IPv6 network's rules, and it "
+                        "is not installed",
+                        "install it (Debian and Ubuntu: apt-get install iptables), or create the "
+                        "network without --ipv6");
+    }
     if (!r.options.empty())
         throw Error(Errc::unsupported,
                     "--opt " + r.options.begin()->first + ": driver options are not honoured",
@@ -198,6 +232,29 @@ UserNetwork NetworkStore::create(const CreateRequest& r) const {
                     "give an address inside the subnet, e.g. " + ipv4_text(cidr.network + 1));
     n.gateway = ipv4_text(gw);
     n.id = random::hex_id(32);
+    if (r.ipv6) {
+        // given, or a unique local /64 of its own (RFC 4193: fd, then 40 bits of the random
+        // id as its global ID, as podman picks a random one)
+        const std::string subnet6 = r.subnet6.empty()
+                                        ? "fd" + n.id.substr(0, 2) + ":" + n.id.substr(2, 4) + ":" +
+                                              n.id.substr(6, 4) + "::/64"
+                                        : r.subnet6;
+        const Cidr6 c6 = parse_cidr6(subnet6, "--subnet");
+        for (auto& o : existing)
+            if (o.ipv6() && c6.overlaps(parse_cidr6(o.subnet6, "network " + o.name)))
+                throw Error(Errc::conflict,
+                            "--subnet " + subnet6 + " overlaps network " + o.name + "'s " +
+                                o.subnet6,
+                            "choose a subnet no other network uses (gantry network inspect " +
+                                o.name + ")");
+        n.subnet6 = c6.text();
+        const Ipv6 gw6 = r.gateway6.empty() ? c6.nth(1) : parse_ipv6(r.gateway6, "--gateway");
+        if (!c6.contains(gw6) || gw6 == c6.network)
+            throw Error(Errc::usage,
+                        "--gateway " + ipv6_text(gw6) + " is not a host address of " + n.subnet6,
+                        "give an address inside the subnet, e.g. " + ipv6_text(c6.nth(1)));
+        n.gateway6 = ipv6_text(gw6);
+    }
     n.bridge = "gn" + n.id.substr(0, 12);
     n.created =
         text::rfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));

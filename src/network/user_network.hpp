@@ -20,11 +20,13 @@ namespace gantry::network {
 struct UserNetwork {
     std::string name, id, created; // id: 64 hex digits; created: RFC 3339
     std::string subnet, gateway;   // "10.89.3.0/24", "10.89.3.1"
+    std::string subnet6, gateway6; // IPv6 (docker's --ipv6): "fd89:...::/64", its ::1; "": none
     std::string bridge;            // the bridge interface's name ("gn" + 12 hex digits of id)
     bool internal = false;         // no route out (docker's --internal)
     std::map<std::string, std::string> labels;
 
-    nlohmann::json to_json() const; // the file's
+    bool ipv6() const { return !subnet6.empty(); } // docker's EnableIPv6
+    nlohmann::json to_json() const;                // the file's
     // J as the file holds it; Error(invalid) naming WHAT for a field missing or malformed.
     static UserNetwork from_json(const nlohmann::json& j, const std::string& what);
 };
@@ -35,9 +37,11 @@ bool valid_network_name(const std::string& name);
 bool predefined_network(const std::string& name);
 
 // What `network create` and POST /networks/create ask for. SUBNET empty: a free 10.89.N.0/24;
-// GATEWAY empty: the subnet's first address.
+// GATEWAY empty: the subnet's first address. IPV6: an IPv6 subnet too, SUBNET6 (empty: a
+// unique local fdXX:XXXX:XXXX:XXXX::/64 of its own) with GATEWAY6 (empty: its ::1); a SUBNET6
+// or GATEWAY6 without IPV6 is refused, as docker's.
 struct CreateRequest {
-    std::string name, driver = "bridge", subnet, gateway;
+    std::string name, driver = "bridge", subnet, gateway, subnet6, gateway6;
     bool internal = false, ipv6 = false;
     std::map<std::string, std::string> labels;
     std::map<std::string, std::string> options; // docker's --opt: none is honoured (refused)

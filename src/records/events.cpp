@@ -62,6 +62,15 @@ std::int64_t process_started_nanos(pid_t pid) {
 json event_message(const ContainerEvent& e) {
     json attributes = json::object();
     for (const auto& [k, v] : e.attributes) attributes[k] = v;
+    if (e.type != "container") { // docker's status, id and from are its containers' only
+        attributes["name"] = e.name;
+        return {{"Type", e.type},
+                {"Action", e.action},
+                {"Actor", {{"ID", e.id}, {"Attributes", std::move(attributes)}}},
+                {"scope", "local"},
+                {"time", e.time_nano / 1'000'000'000},
+                {"timeNano", e.time_nano}};
+    }
     attributes["image"] = e.image;
     attributes["name"] = e.name;
     return {
@@ -73,6 +82,8 @@ json event_message(const ContainerEvent& e) {
 }
 
 std::string event_line(const ContainerEvent& e) {
+    if (e.type != "container")
+        return event_message(e).dump(-1, ' ', false, json::error_handler_t::replace);
     // event_message's object as dump() writes it: keys in std::map's order (bytewise), no
     // spaces; image and name take the place of labels of those names
     std::vector<std::pair<std::string_view, std::string_view>> attributes;
@@ -104,6 +115,13 @@ std::string event_line(const ContainerEvent& e) {
     out += ",\"time\":" + std::to_string(e.time_nano / 1'000'000'000);
     out += ",\"timeNano\":" + std::to_string(e.time_nano) + "}";
     return out;
+}
+
+ContainerEvent network_event(const std::string& action, const std::string& id,
+                             const std::string& name, const std::string& container) {
+    ContainerEvent e{action, id, name, "", {{"type", "bridge"}}, 0, "network"};
+    if (!container.empty()) e.attributes["container"] = container;
+    return e;
 }
 
 ContainerEvent container_event(const ContainerState& s, const std::string& action,

@@ -1,4 +1,5 @@
-// Container lifecycle events (what docker's `events` reports) journalled beside the container
+// Container lifecycle events (what docker's `events` reports; and user networks' create,
+// connect, disconnect and destroy, docker's Type network) journalled beside the container
 // states in the runtime directory, so that one gantry process follows what others do without a
 // daemon: `gantry run` appends create, start, die and destroy; `stop` and `rm` append kill and
 // stop; `create`, `start`, `restart` and `rename` theirs (engine/lifecycle.hpp). Each event is one
@@ -30,6 +31,8 @@ struct ContainerEvent {
     // the container's labels and the action's own (die: exitCode, kill: signal)
     std::map<std::string, std::string> attributes;
     std::int64_t time_nano = 0; // set to now by append() when 0
+    // docker's Type: container, or network (ID and NAME the network's; no image)
+    std::string type = "container";
 };
 
 // The time now, in nanoseconds since the epoch (CLOCK_REALTIME): an event's time.
@@ -49,6 +52,12 @@ nlohmann::json event_message(const ContainerEvent& e);
 // The journal's line of E (no newline): event_message(e).dump() byte for byte, written without
 // building the JSON tree (what a run's die and destroy events cost after its workload exited).
 std::string event_line(const ContainerEvent& e);
+
+// docker's network event ACTION (create, connect, disconnect, destroy) of the user network ID
+// named NAME (a bridge): Attributes name and type, and CONTAINER (the container's id) where
+// one is connected or disconnected.
+ContainerEvent network_event(const std::string& action, const std::string& id,
+                             const std::string& name, const std::string& container = "");
 
 // The event ACTION of container S, its labels and EXTRA among the attributes.
 ContainerEvent container_event(const ContainerState& s, const std::string& action,

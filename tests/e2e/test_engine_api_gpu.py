@@ -6,11 +6,13 @@ is given the host's roots as `gantry run` is (--driver-root, --dev-root, --cdi-s
 FAKE_DEVICE_ROOT for the host-side NVML). Clients: Debian's docker CLI 20.10 (`--gpus`, the
 HostConfig.DeviceRequests), docker 25+'s CLI where installed (`--device nvidia.com/gpu=0`, a
 DeviceRequest of the driver cdi), a create body with the CDI name in HostConfig.Devices (docker
-20.10's `--device` path field), and docker-compose 1.29 (`deploy.resources.reservations.devices`).
+20.10's `--device` path field), and docker-compose 1.29 (`deploy.resources.reservations.devices`,
+also in issue 75's inference stack: a model server and its UI on the project network).
 ONE service and ONE two-GPU host serve the module."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 from conftest import TESTS, Gantry
 from fixtures import mkimage as mk
 from test_engine_api import DOCKERS, UnixHTTP, start_service
+from test_networks import free_port
 from gpu_common import PROBE, check_visible, resolve
 
 sys.path.insert(0, str(TESTS / "fixtures" / "gpuhost"))
@@ -154,3 +157,64 @@ def test_compose_service_with_a_gpu_reservation(gsvc):
         assert host.desc["gpus"][1]["uuid"] not in out, out
     finally:
         compose("down", "-t", "1")
+
+
+STACK = """version: "3.8"
+services:
+  model:
+    image: gt/cuda-probe:1
+    command: ["sh", "-c", "cuda_probe > /tmp/p; nvidia-smi -L >> /tmp/p; echo serving; while true; do nc -l -p 8000 < /tmp/p; done"]
+    deploy:
+      resources:
+        reservations:
+          devices:
+            - driver: nvidia
+              count: 1
+              capabilities: [gpu]
+  ui:
+    image: gt/cuda-probe:1
+    depends_on: [model]
+    ports: ["127.0.0.1:{published}:8080"]
+    command: ["sh", "-c", "until nc model 8000 </dev/null > /tmp/o && test -s /tmp/o; do sleep 0.2; done; echo ready; while true; do nc -l -p 8080 < /tmp/o; done"]
+"""
+
+
+def test_compose_inference_stack_with_a_gpu_reservation_on_its_network(gsvc, tmp_path):
+    """The issue's first held-out stack (issue 75): a model server with a GPU reservation and
+    its web UI on compose's project network, the UI reaching the server by its service name and
+    the host reaching the UI's published port, which answers what the server's GPU probe saw."""
+    if not shutil.which("docker-compose"):
+        pytest.skip("needs docker-compose: apt-get install docker-compose")
+    for tool in ("/usr/lib/podman/netavark", "/usr/lib/podman/aardvark-dns"):
+        if not os.path.exists(tool):
+            pytest.skip(f"needs {tool}: apt-get install netavark aardvark-dns")
+    g, sock, env, host, tmp = gsvc
+    published = free_port()
+    proj = tmp_path / "stack"
+    proj.mkdir()
+    (proj / "docker-compose.yml").write_text(STACK.format(published=published))
+    project = TOKEN + "stack"
+    cenv = dict(env, COMPOSE_PROJECT_NAME=project)
+
+    def compose(*args, check=True):
+        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=cenv,
+                           cwd=proj, timeout=120)
+        assert not check or r.returncode == 0, (args, r.stdout, r.stderr)
+        return r.stdout
+
+    try:
+        compose("up", "-d")
+        g.wait_logged(f"{project}_ui_1", "ready")
+        with socket.create_connection(("127.0.0.1", published), timeout=10) as s:
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := s.recv(4096):
+                got += chunk
+        out = got.decode()
+        gpu0 = host.desc["gpus"][0]
+        assert "device_count: 1" in out and gpu0["uuid"] in out, out
+        assert host.desc["gpus"][1]["uuid"] not in out, out
+        compose("down", "-t", "1")
+        assert project + "_default" not in g.run("network", "ls").out
+    finally:
+        compose("down", "-t", "1", check=False)

@@ -233,9 +233,10 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
     EXPECT_NE(refusal(b).find("EndpointsConfig.mynet"), std::string::npos);
     b = cli_body();
     b["HostConfig"]["NetworkMode"] = "mynet";
+    // a static address is served (its checks are the engine's); a link-local one is not
     b["NetworkingConfig"]["EndpointsConfig"]["mynet"] = {
-        {"IPAMConfig", {{"IPv4Address", "10.89.0.7"}}}};
-    EXPECT_NE(refusal(b).find("EndpointsConfig.mynet.IPAMConfig"), std::string::npos);
+        {"IPAMConfig", {{"IPv4Address", "10.89.0.7"}, {"LinkLocalIPs", {"169.254.0.7"}}}}};
+    EXPECT_NE(refusal(b).find("EndpointsConfig.mynet.IPAMConfig.LinkLocalIPs"), std::string::npos);
     b = cli_body();
     b["HostConfig"]["Mounts"] = {{{"Type", "bind"},
                                   {"Source", "/a"},

@@ -93,4 +93,43 @@ TEST(EngineApiNetworkBody, ContainerOnAUserNetworkWithComposesAliases) {
     EXPECT_NE(why.find("each is a user-defined network"), std::string::npos) << why;
 }
 
+TEST(EngineApiNetworkBody, StaticAddressesFromIpamConfig) {
+    // docker run --network n --ip 10.89.9.20 --ip6 fd00:89:9::20, compose's ipv4_address:
+    json body = {{"Image", "busybox"},
+                 {"HostConfig", {{"NetworkMode", "n"}}},
+                 {"NetworkingConfig",
+                  {{"EndpointsConfig",
+                    {{"n",
+                      {{"IPAMConfig",
+                        {{"IPv4Address", "10.89.9.20"}, {"IPv6Address", "fd00:89:9::20"}}}}}}}}}};
+    auto r = create_request(body, "static");
+    EXPECT_EQ(r.endpoint_ips, (std::vector<std::string>{"n=10.89.9.20", "n=fd00:89:9::20"}));
+    body["NetworkingConfig"]["EndpointsConfig"]["n"]["IPAMConfig"] = {
+        {"LinkLocalIPs", {"169.254.1.1"}}};
+    auto why = refused([&] { create_request(body, "static2"); });
+    EXPECT_NE(why.find("IPAMConfig.LinkLocalIPs"), std::string::npos) << why;
+    // connect's EndpointConfig
+    auto c = network_connect_body(
+        R"({"Container": "x", "EndpointConfig": {"IPAMConfig": {"IPv4Address": "10.89.9.21"}}})",
+        false);
+    EXPECT_EQ(c.ip, "10.89.9.21");
+    EXPECT_EQ(c.ip6, "");
+}
+
+TEST(EngineApiNetworkBody, CreateWithIpv6AsDockerSendsIt) {
+    // docker network create --ipv6 --subnet 10.89.9.0/24 --subnet fd00:89:9::/64 n
+    auto r = network_create_body(R"({"Name": "n", "EnableIPv6": true, "IPAM": {"Driver":
+        "default", "Config": [{"Subnet": "10.89.9.0/24"}, {"Subnet": "fd00:89:9::/64",
+        "Gateway": "fd00:89:9::fe"}]}})");
+    EXPECT_TRUE(r.ipv6);
+    EXPECT_EQ(r.subnet, "10.89.9.0/24");
+    EXPECT_EQ(r.subnet6, "fd00:89:9::/64");
+    EXPECT_EQ(r.gateway6, "fd00:89:9::fe");
+    auto why = refused([] {
+        network_create_body(R"({"Name": "n", "IPAM": {"Config": [{"Subnet": "fd00:1::/64"},
+            {"Subnet": "fd00:2::/64"}]}})");
+    });
+    EXPECT_NE(why.find("one subnet of each family"), std::string::npos) << why;
+}
+
 } // namespace engine_api_network_body_test
