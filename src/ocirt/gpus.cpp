@@ -1,6 +1,7 @@
 #include "ocirt/gpus.hpp"
 
 #include "cdi/registry.hpp"
+#include "gpu_limits/apply.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "records/state.hpp"
 #include "util/error.hpp"
@@ -12,6 +13,8 @@
 #include <cctype>
 #include <cstdlib>
 #include <unistd.h>
+
+extern char** environ;
 
 namespace gantry::ocirt {
 namespace {
@@ -49,7 +52,8 @@ std::string root_env_name(std::string_view flag) {
     return name;
 }
 
-std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
+std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec,
+                                            gpu_vendors::AddedGpus* added_gpus) {
     std::vector<std::string> added;
     // CDI devices from annotations
     std::vector<std::string> names;
@@ -83,10 +87,63 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
                                 fs::self_exe(),
                                 "GANTRY_NO_REQUIRE=1"};
     std::vector<std::string> warnings;
-    auto devs = gpu_vendors::add_gpus(spec, ctx, std::nullopt, {}, &warnings);
+    auto devs = gpu_vendors::add_gpus(spec, ctx, std::nullopt, {}, &warnings, added_gpus);
     for (auto& w : warnings) log::warn(w);
     added.insert(added.end(), devs.begin(), devs.end());
     return added;
+}
+
+namespace {
+
+// The host uid of the container's process: SPEC's user through its uid mappings, when it has a
+// user namespace of its own.
+uid_t client_uid(const oci::RuntimeSpec& spec) {
+    for (const auto& m : spec.uid_mappings)
+        if (spec.uid >= m.container_id && spec.uid - m.container_id < m.size)
+            return static_cast<uid_t>(m.host_id + (spec.uid - m.container_id));
+    return static_cast<uid_t>(spec.uid);
+}
+
+} // namespace
+
+void apply_gpu_share(oci::RuntimeSpec& spec, nlohmann::json& config,
+                     const gpu_vendors::AddedGpus& added) {
+    gpu_limits::ShareAsk ask = gpu_limits::ask_from_annotations(spec.annotations);
+    if (!ask.any()) return;
+    nlohmann::json& resources = config["linux"]["resources"];
+    if (!resources.is_object()) resources = nlohmann::json::object();
+    auto cpuset = [&](const char* key) {
+        const auto& cpu = resources.value("cpu", nlohmann::json::object());
+        return cpu.is_object() && cpu.contains(key) && cpu[key].is_string()
+                   ? cpu[key].get<std::string>()
+                   : std::string();
+    };
+    ask.cpuset_cpus = cpuset("cpus");
+    ask.cpuset_mems = cpuset("mems");
+    const auto& names = gpu_limits::kAnnotationNames;
+    if (!ask.memory.empty() || !ask.memory_reservation.empty()) {
+        const auto& unified = resources.value("unified", nlohmann::json::object());
+        for (const char* file : {"dmem.max", "dmem.min"})
+            if (unified.is_object() && unified.contains(file))
+                throw Error(Errc::invalid,
+                            "the bundle's config.json has linux.resources.unified." +
+                                std::string(file) + " and " + names.memory + " or " +
+                                names.memory_reservation,
+                            "give the GPU memory limit one way");
+    }
+    std::vector<std::string> caller_env;
+    for (char** e = environ; e && *e; ++e) caller_env.emplace_back(*e);
+    gpu_vendors::Roots roots;
+    for (const gpu_vendors::RootFlag& f : gpu_vendors::host_root_flags())
+        roots.of(f) = env_or(root_env_name(f.name).c_str(), "/");
+    const gpu_limits::ShareHost host{roots, caller_env, client_uid(spec)};
+    const auto limits = gpu_limits::apply_share(ask, names, added, host, spec);
+    if (!limits.cpuset_cpus.empty()) resources["cpu"]["cpus"] = limits.cpuset_cpus;
+    if (!limits.cpuset_mems.empty()) resources["cpu"]["mems"] = limits.cpuset_mems;
+    if (!limits.dmem_max.empty()) resources["unified"]["dmem.max"] = limits.dmem_max;
+    if (!limits.dmem_min.empty()) resources["unified"]["dmem.min"] = limits.dmem_min;
+    // the spec the runtime reads carries them too (its hooks, a later command)
+    spec.resources = oci::LinuxResources::from_json(resources);
 }
 
 } // namespace gantry::ocirt

@@ -15,8 +15,10 @@
 // that asks for no GPU reads nothing of the host.
 #pragma once
 
+#include "gpu_vendors/all/backends.hpp"
 #include "oci/runtime_spec.hpp"
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +28,18 @@ namespace gantry::ocirt {
 // The environment variable of a host-root flag: "--driver-root" -> "GANTRY_DRIVER_ROOT".
 std::string root_env_name(std::string_view flag);
 
-// Edits SPEC; returns the names of the devices added (empty: none asked for).
-std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec);
+// Edits SPEC; returns the names of the devices added (empty: none asked for). ADDED (when
+// given): the backend and PCI functions of the GPUs the environment contract selected (CDI
+// devices named in annotations have none), for the GPU share annotations (apply_gpu_share).
+std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec,
+                                            gpu_vendors::AddedGpus* added = nullptr);
+
+// The bundle's GPU share annotations (io.gantry.gpu-memory, -memory-reservation, -compute,
+// io.gantry.gpu-numa, io.gantry.mps: docs/gpu-sharing.md) applied through the same code as
+// `gantry run`'s flags (gpu_limits/apply.hpp) to SPEC and to CONFIG's linux.resources (the
+// cpuset numa auto chose, dmem.max and dmem.min in unified), before the cgroup is made. Error
+// naming the annotation where the host lacks the mechanism. Nothing done when none is given.
+void apply_gpu_share(oci::RuntimeSpec& spec, nlohmann::json& config,
+                     const gpu_vendors::AddedGpus& added);
 
 } // namespace gantry::ocirt
