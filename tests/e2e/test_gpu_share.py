@@ -374,7 +374,7 @@ def test_the_cri_path_takes_the_same_limits_as_annotations(host, tmp_path):
         cfg["annotations"] = annotations
         (b / "config.json").write_text(json.dumps(cfg))
         r = oci(oci_bin, state, "create", "--bundle", b, "c3", env=oci_env(host))
-        assert r.returncode != 0 and words in r.stderr, (annotations, r)
+        assert r.returncode == 1 and words in r.stderr, (annotations, r)
         assert not (state / "c3").exists()
 
 
