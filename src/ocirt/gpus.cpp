@@ -110,6 +110,13 @@ void apply_gpu_share(oci::RuntimeSpec& spec, nlohmann::json& config,
                      const gpu_vendors::AddedGpus& added) {
     gpu_limits::ShareAsk ask = gpu_limits::ask_from_annotations(spec.annotations);
     if (!ask.any()) return;
+    // containerd's pod_annotations reach the pod's sandbox (its pause container) too: they are
+    // for the pod's containers, and the sandbox asks for no GPU
+    if (auto t = spec.annotations.find("io.kubernetes.cri.container-type");
+        t != spec.annotations.end() && t->second == "sandbox") {
+        log::debug("the GPU share annotations are for the pod's containers, not its sandbox");
+        return;
+    }
     nlohmann::json& resources = config["linux"]["resources"];
     if (!resources.is_object()) resources = nlohmann::json::object();
     auto cpuset = [&](const char* key) {

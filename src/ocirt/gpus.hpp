@@ -38,7 +38,9 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec,
 // io.gantry.gpu-numa, io.gantry.mps: docs/gpu-sharing.md) applied through the same code as
 // `gantry run`'s flags (gpu_limits/apply.hpp) to SPEC and to CONFIG's linux.resources (the
 // cpuset numa auto chose, dmem.max and dmem.min in unified), before the cgroup is made. Error
-// naming the annotation where the host lacks the mechanism. Nothing done when none is given.
+// naming the annotation where the host lacks the mechanism. Nothing done when none is given, or
+// for a pod's sandbox (io.kubernetes.cri.container-type "sandbox": containerd's pod_annotations
+// reach it too).
 void apply_gpu_share(oci::RuntimeSpec& spec, nlohmann::json& config,
                      const gpu_vendors::AddedGpus& added);
 

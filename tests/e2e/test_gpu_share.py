@@ -365,6 +365,15 @@ def test_the_cri_path_takes_the_same_limits_as_annotations(host, tmp_path):
     finally:
         oci(oci_bin, state, "delete", "--force", "c2", env=env)
     assert not (host.cg / "c2").exists()
+    # a pod's sandbox (its pause container) gets a pod's annotations too: they are not its
+    cfg["annotations"] = {"io.gantry.gpu-memory": "8g",
+                          "io.kubernetes.cri.container-type": "sandbox"}
+    cfg["process"]["env"].remove("NVIDIA_VISIBLE_DEVICES=0")
+    (b / "config.json").write_text(json.dumps(cfg))
+    r = oci(oci_bin, state, "create", "--bundle", b, "pause", env=oci_env(host))
+    assert r.returncode == 0, r
+    oci(oci_bin, state, "delete", "--force", "pause", env=oci_env(host))
+    cfg["process"]["env"].append("NVIDIA_VISIBLE_DEVICES=0")
     # where the host lacks the mechanism, the create fails naming the annotation
     for annotations, words in (
             ({"io.gantry.gpu-memory-reservation": "1g"},
