@@ -189,6 +189,12 @@ def _start_node(n, tmp_path_factory, gh, mirrored=(), network=None):
     (base / "config.toml").write_text(_containerd_config(base, n.reg, mirrored))
     n.install = gen.run("k8s", "install", "--containerd-config", base / "config.toml",
                         "--binary", oci_bin)
+    # and a pod's GPU share annotations passed on, as docs/gpu-sharing.md has an admin add them
+    text = (base / "config.toml").read_text()
+    section = '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.gantry]\n'
+    assert section in text, text
+    (base / "config.toml").write_text(text.replace(
+        section, section + 'pod_annotations = ["io.gantry.gpu-*", "io.gantry.mps"]\n'))
     # the runtime's environment is containerd's (the shim passes it on): where the simulated
     # host's driver and /dev are, and the CDI specs
     env = dict(os.environ, GANTRY_DRIVER_ROOT=str(n.host.driver_root),
