@@ -1,7 +1,8 @@
 """The CRI node of test_cri.py: a containerd 1.6 started for one test module with its own config,
 root, state and socket, two runtime handlers (`gantry`: io.containerd.runc.v2 with BinaryName =
 gantry-oci and `cdi.k8s.io/*` annotations passed through, added by `gantry k8s install` as an
-admin adds it; `runc`), the test registry
+admin adds it, and a pod's `io.gantry.gpu-*` annotations, added as docs/gpu-sharing.md says;
+`runc`), the test registry
 holding the images (the pause image as sandbox_image), a pod network that changes nothing of the
 host's (CNI's loopback and FAKE_IP_PLUGIN), and the simulated 2-GPU NVIDIA host and 8-GPU AMD
 host (tests/fixtures/amdhost's MI300X: its /dev nodes beside NVIDIA's, its /sys) in the runtime's
