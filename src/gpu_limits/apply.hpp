@@ -4,7 +4,8 @@
 // the GPUs (placement.hpp), GPU memory through cgroup v2 dmem where the host lists the GPUs'
 // regions (dmem.hpp), else through the vendor's sharing daemon (NVIDIA's MPS: its client's limits,
 // pipe and log directories, /dev/shm), else refused naming what is missing; a compute share
-// through the daemon.
+// through the daemon, else the vendor's advisory share (AMD's HSA_CU_MASK, said to be advisory on
+// stderr: Backend::advisory_compute_share), else refused.
 // The spec's environment and mounts are edited here; the cgroup's part is returned for the door
 // to write (runtime::Resources for run, linux.resources for oci). docs/gpu-sharing.md.
 #pragma once
