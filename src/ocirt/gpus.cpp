@@ -149,8 +149,11 @@ void apply_gpu_share(oci::RuntimeSpec& spec, nlohmann::json& config,
     if (!limits.cpuset_mems.empty()) resources["cpu"]["mems"] = limits.cpuset_mems;
     if (!limits.dmem_max.empty()) resources["unified"]["dmem.max"] = limits.dmem_max;
     if (!limits.dmem_min.empty()) resources["unified"]["dmem.min"] = limits.dmem_min;
-    // the spec the runtime reads carries them too (its hooks, a later command)
-    spec.resources = oci::LinuxResources::from_json(resources);
+    // the spec the runtime reads carries them too (its hooks, a later command), its device
+    // rules apart as RuntimeSpec::from_json keeps them
+    nlohmann::json without_devices = resources;
+    without_devices.erase("devices");
+    spec.resources = oci::LinuxResources::from_json(without_devices);
 }
 
 } // namespace gantry::ocirt
