@@ -107,14 +107,14 @@ gantry_module(analyze PURPOSE "an image's report from one pass over its layer bl
   DEPENDS device_code elf findings gpu_components gpu_vendors_all image_facts layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze elf layer store tailor util)
-gantry_module(gpu_limits PURPOSE "a share of a GPU and the CPUs next to it: the GPUs' NUMA nodes and local CPUs from PCI sysfs, the cgroup dmem controller's regions and limits, the flags' values"
-  DEPENDS runtime util)
+gantry_module(gpu_limits PURPOSE "a share of a GPU and the CPUs next to it: the GPUs' NUMA nodes and local CPUs from PCI sysfs, the cgroup dmem controller's regions and limits, the flags' values, all of it applied to a container's spec for every door"
+  DEPENDS findings gpu_vendors gpu_vendors_all oci runtime util)
 gantry_module(engine PURPOSE "the front end of gantry's own doors (run, create/start, exec; the Engine API's helpers, Slurm's run -d, build RUN steps): an image and docker's flags prepared into a root, a runtime spec, GPUs and a record, then run by runtime/"
   DEPENDS binfmt cdi container_log cpu elf fuse gpu_limits gpu_vendors_all kernel_cache lazy network oci records registry rootfs runspec runtime sandbox site sqsh store util)
 gantry_module(apptainer PURPOSE "gantry apptainer, Apptainer's command line as a door of its own: its actions, flags and defaults as one engine::RunRequest, instances as detached containers, inspect and run-help of a SIF or sandbox, sandbox directories built, its image commands as gantry's"
   DEPENDS engine gotemplate gpu_vendors_all records registry sif sqsh util)
 gantry_module(ocirt PURPOSE "the front end of gantry oci (containerd's runc shim, CRI pods, podman): runc's command-line contract over a bundle another engine prepared, through the same core as engine/ (records, runtime, GPUs)"
-  DEPENDS cdi engine fuse gpu_vendors_all kernel_cache lazy oci records registry runtime sandbox sqsh store util)
+  DEPENDS cdi engine fuse gpu_limits gpu_vendors_all kernel_cache lazy oci records registry runtime sandbox sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info, events and stats (--format rows, inspect JSON, the events stream, StatsJSON) and docker's --filter"
   DEPENDS engine gotemplate oci records store util)
 gantry_module(image_list PURPOSE "what gantry images and GET /images/json list: the local store's, lazily pulled and shared stores' images with docker's facts, sizes and filters"

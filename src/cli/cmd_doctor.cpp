@@ -8,6 +8,7 @@
 #include "cli/host_root_flags.hpp"
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
+#include "engine/gpu_share.hpp"
 #include "engine/platform_check.hpp"
 #include "findings/finding.hpp"
 #include "gpu_vendors/all/backends.hpp"
@@ -107,6 +108,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
         gpu_vendors::Roots roots;
         std::optional<std::string> gpus, gpu_vendor;
         std::vector<std::string> env;
+        std::string cpuset_cpus;
         bool json = false;
     };
     auto o = std::make_shared<Opts>();
@@ -122,6 +124,10 @@ void register_doctor(CLI::App& app, Context& ctx) {
     cmd->add_option("--gpus", o->gpus, "GPUs the container would get (docker syntax)");
     cmd->add_option("-e,--env", o->env, "Environment the container would get (K=V)")
         ->allow_extra_args(false);
+    cmd->add_option("--cpuset-cpus", o->cpuset_cpus,
+                    "CPUs the container would run on, checked against its GPUs' NUMA nodes "
+                    "(default: those gantry may use)")
+        ->type_name("LIST");
     add_host_root_flags(cmd, o->roots);
     cmd->add_option("--gpu-vendor", o->gpu_vendor, gpu_vendors::vendor_flag_help());
     cmd->callback([&ctx, o] {
@@ -163,6 +169,10 @@ void register_doctor(CLI::App& app, Context& ctx) {
             // an image (or -e) that turns a JIT's cache off: --kernel-cache cannot keep it
             for (auto& f :
                  kernel_cache::disabled_caches(dctx.env, gpu_vendors::kernel_cache_disablers()))
+                findings.push_back(std::move(f));
+            // CPUs far from the GPUs (their NUMA nodes)
+            for (auto& f : engine::far_cpu_findings(backend, o->roots, dctx.gpus, dctx.env,
+                                                    o->cpuset_cpus, dctx.caller))
                 findings.push_back(std::move(f));
             return report(findings, o->json);
         };

@@ -1,5 +1,6 @@
 #include "docker_model/containers.hpp"
 
+#include "docker_model/gpu_memory.hpp"
 #include "docker_model/words.hpp"
 #include "engine/request_json.hpp"
 #include "network/ports.hpp"
@@ -174,51 +175,6 @@ json inspect_mounts(const records::ContainerState& s) {
 
 namespace {
 
-// "REGION BYTES" lines (dmem.max, dmem.min, dmem.current) as REGION -> BYTES ("max": none).
-std::map<std::string, json> dmem_lines(const std::string& text) {
-    std::map<std::string, json> out;
-    for (std::string_view line : text::lines(text)) {
-        auto w = text::words(line);
-        if (w.size() != 2) continue;
-        std::uint64_t v = 0;
-        auto [end, ec] = std::from_chars(w[1].data(), w[1].data() + w[1].size(), v);
-        out[std::string(w[0])] = ec == std::errc{} && end == w[1].data() + w[1].size()
-                                     ? json(v)
-                                     : json(std::string(w[1]));
-    }
-    return out;
-}
-
-// --gpu-memory through dmem (engine/gpu_share.hpp): each region's Limit and Reservation, and
-// while the container runs its Usage (dmem.current in its own cgroup); empty without dmem.
-json gpu_memory(const records::ContainerState& s, const oci::LinuxResources& res, bool running) {
-    auto field = [&](const char* file) {
-        auto it = res.unified.find(file);
-        return it == res.unified.end() ? std::map<std::string, json>() : dmem_lines(it->second);
-    };
-    const auto max = field("dmem.max"), min = field("dmem.min");
-    if (max.empty() && min.empty()) return json::array();
-    std::map<std::string, json> current;
-    if (running && s.cgroup.is_object() && s.cgroup.contains("dirs") &&
-        s.cgroup["dirs"].contains("") && s.cgroup["dirs"][""].is_string()) {
-        try {
-            current = dmem_lines(
-                fs::read_file(s.cgroup["dirs"][""].get<std::string>() + "/dmem.current"));
-        } catch (const Error&) {
-        }
-    }
-    std::map<std::string, json> regions;
-    for (auto& [r, v] : max) regions[r]["Limit"] = v;
-    for (auto& [r, v] : min) regions[r]["Reservation"] = v;
-    json out = json::array();
-    for (auto& [r, fields] : regions) {
-        fields["Region"] = r;
-        if (auto it = current.find(r); it != current.end()) fields["Usage"] = it->second;
-        out.push_back(fields);
-    }
-    return out;
-}
-
 // HostConfig's fields of what the run asked for that the record does not keep: read from the
 // container's request.json (engine/request_json.hpp), kept for a container `create` or the
 // Engine API made (a foreground run's has none: docker's defaults then)
@@ -359,7 +315,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
                                     {"Role", field("io.gantry.kernel-cache.role")},
                                     {"MountPath", "/var/cache/gantry/kernels"}};
     }
-    if (auto g = gpu_memory(s, res, running); !g.empty()) out["GantryGpuMemory"] = g;
+    if (auto g = gpu_memory(s, running); !g.empty()) out["GantryGpuMemory"] = g;
     // a detached container's output is kept in one file (`logs` reads it, as docker's
     // json-file; docker-py reads a container's output only with json-file or journald); a
     // foreground one's is not kept (docker's none)

@@ -1,9 +1,11 @@
 #include "docker_model/stats.hpp"
 
+#include "docker_model/gpu_memory.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -289,6 +291,7 @@ StatsSample sample_stats(const records::ContainerState& s) {
         stats_memory_v1(s, x);
     }
     if (x.mem_limit == 0) x.mem_limit = stats_host_memory(); // docker's: the host's memory
+    x.gpu_memory = gpu_memory(s, true);
     x.valid = true;
     return x;
 }
@@ -320,6 +323,15 @@ json stats_json(const records::ContainerState& s, const StatsSample& now, const 
                 {"id", s.id}};
     if (now.valid)
         if (auto networks = stats_networks(s)) out["networks"] = std::move(*networks);
+    if (now.valid && !now.gpu_memory.empty()) {
+        json& regions = out["gantry_gpu_memory"] = json::array();
+        for (const auto& r : now.gpu_memory) {
+            json one = {{"region", r["Region"]}, {"usage", r.value("Usage", json(0))}};
+            if (r.contains("Limit")) one["limit"] = r["Limit"];
+            if (r.contains("Reservation")) one["reservation"] = r["Reservation"];
+            regions.push_back(std::move(one));
+        }
+    }
     return out;
 }
 
@@ -404,7 +416,8 @@ json stats_row(const json& j, const std::string& container, bool no_trunc, bool 
     if (!name.empty() && name[0] == '/') name.erase(0, 1);
     json row = {{"Container", container}, {"Name", name}, {"ID", no_trunc ? id : id.substr(0, 12)}};
     if (gone) {
-        for (const char* k : {"CPUPerc", "MemPerc", "NetIO", "BlockIO", "PIDs"}) row[k] = "--";
+        for (const char* k : {"CPUPerc", "MemPerc", "NetIO", "BlockIO", "PIDs", "GpuMemUsage"})
+            row[k] = "--";
         row["MemUsage"] = "-- / --";
         return row;
     }
@@ -434,6 +447,13 @@ json stats_row(const json& j, const std::string& container, bool no_trunc, bool 
     row["BlockIO"] = stats_decimal(read) + " / " + stats_decimal(written);
     row["PIDs"] =
         std::to_string(static_cast<std::uint64_t>(stats_figure(j, {"pids_stats", "current"})));
+    std::string gpu; // each dmem region's usage against its limit
+    for (const auto& r : j.value("gantry_gpu_memory", json::array())) {
+        const json limit_of = r.value("limit", json("max"));
+        gpu += (gpu.empty() ? "" : ", ") + stats_binary(r.value("usage", 0.0)) + " / " +
+               (limit_of.is_number() ? stats_binary(limit_of.get<double>()) : "max");
+    }
+    row["GpuMemUsage"] = gpu.empty() ? "--" : gpu;
     return row;
 }
 
@@ -449,7 +469,8 @@ const gotemplate::Listing& stats_listing() {
                      {"MemPerc", "MEM %"},
                      {"NetIO", "NET I/O"},
                      {"BlockIO", "BLOCK I/O"},
-                     {"PIDs", "PIDS"}};
+                     {"PIDs", "PIDS"},
+                     {"GpuMemUsage", "GPU MEM USAGE / LIMIT"}};
         l.default_table = "{{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t"
                           "{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}";
         return l;
@@ -481,6 +502,8 @@ std::vector<StatsTarget> stats_targets(const records::StateDir& states, const St
 void print_stats(const StatsRequest& rq, std::FILE* out) {
     const auto format =
         gotemplate::Format::parse(rq.format.empty() ? "table" : rq.format, stats_listing());
+    const auto with_gpu = gotemplate::Format::parse(
+        "table " + stats_listing().default_table + "\\t{{.GpuMemUsage}}", stats_listing());
     records::StateDir states;
     for (const auto& n : rq.containers) (void)states.get(n); // each named one must exist
     const bool terminal = ::isatty(::fileno(out)) == 1;
@@ -509,7 +532,10 @@ void print_stats(const StatsRequest& rq, std::FILE* out) {
         }
         previous = std::move(now);
         if (terminal && rq.stream) std::fputs("\033[2J\033[H", out); // docker's: clear, home
-        std::string text = format.render(rows);
+        const bool gpu = rq.format.empty() && std::ranges::any_of(rows, [](const json& r) {
+                             return r.value("GpuMemUsage", "--") != "--";
+                         });
+        std::string text = gpu ? with_gpu.render(rows) : format.render(rows);
         std::fwrite(text.data(), 1, text.size(), out);
         std::fflush(out);
         if (!rq.stream) return;

@@ -31,22 +31,26 @@ struct StatsSample {
     std::uint64_t mem_usage = 0, mem_limit = 0, pids = 0, pids_limit = 0;
     json mem_stats = json::object();
     json blkio = nullptr; // io_service_bytes_recursive: [{major, minor, op, value}] or null
-    bool valid = false;   // false: S was not running (every figure zero)
+    json gpu_memory = json::array(); // dmem's regions (gpu_memory.hpp); empty without
+    bool valid = false;              // false: S was not running (every figure zero)
 };
 
 // A sample of S now (an invalid one when S is not running). A memory limit of none is the
 // host's memory, as docker reports it.
 StatsSample sample_stats(const records::ContainerState& s);
 
-// docker's StatsJSON of S: NOW, with PRE as precpu_stats (and preread).
+// docker's StatsJSON of S: NOW, with PRE as precpu_stats (and preread); with dmem's limits,
+// gantry's own field gantry_gpu_memory: [{region, usage, limit, reservation}] (bytes, or "max").
 json stats_json(const records::ContainerState& s, const StatsSample& now, const StatsSample& pre);
 
 // The row `stats --format` executes for a StatsJSON: .Container (CONTAINER, as the user named
 // it), .Name, .ID (12 characters unless NO_TRUNC), .CPUPerc, .MemUsage, .MemPerc, .NetIO,
-// .BlockIO, .PIDs, in docker's words ("12.34%", "1.5MiB / 64MiB", "0B / 0B"). GONE: the
-// container went away while streamed: docker's "--" in every figure.
+// .BlockIO, .PIDs, in docker's words ("12.34%", "1.5MiB / 64MiB", "0B / 0B"), and gantry's
+// .GpuMemUsage (each dmem region's usage / limit, "1MiB / 8GiB", joined by ", "; "--" without
+// one). GONE: the container went away while streamed: docker's "--" in every figure.
 json stats_row(const json& stats, const std::string& container, bool no_trunc, bool gone = false);
-// stats' --format: the rows' headers and docker's default table.
+// stats' --format: the rows' headers and docker's default table (gantry stats adds a GPU MEM
+// USAGE / LIMIT column to it when a container listed has dmem limits).
 const gotemplate::Listing& stats_listing();
 
 // `gantry stats`: CONTAINERS as named (each must exist), or every running one (ALL: every

@@ -6,6 +6,7 @@
 #include "gpu_vendors/all/backends.hpp"
 #include "network/mode.hpp"
 #include "runspec/mount_flag.hpp"
+#include "runtime/caller_cpuset.hpp"
 #include "runtime/resources.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -216,12 +217,20 @@ runtime::Resources resources(const RunRequest& r) {
     if (!r.memory_swappiness.empty())
         res.memory_swappiness = runtime::parse_memory_swappiness(r.memory_swappiness);
     if (!r.cpu_shares.empty()) res.cpu_shares = runtime::parse_cpu_shares(r.cpu_shares);
-    if (!r.cpuset_cpus.empty())
-        res.cpuset_cpus =
-            runtime::parse_cpuset(r.cpuset_cpus, "--cpuset-cpus", runtime::available_cpus());
-    if (!r.cpuset_mems.empty())
-        res.cpuset_mems =
-            runtime::parse_cpuset(r.cpuset_mems, "--cpuset-mems", runtime::available_mems());
+    if (!r.cpuset_cpus.empty() || !r.cpuset_mems.empty()) {
+        // the caller's cgroup first (its refusal names the file), then what the process may use
+        const auto caller = runtime::caller_cpuset();
+        if (!r.cpuset_cpus.empty()) {
+            runtime::check_caller_cpuset(r.cpuset_cpus, "--cpuset-cpus", true, caller);
+            res.cpuset_cpus =
+                runtime::parse_cpuset(r.cpuset_cpus, "--cpuset-cpus", runtime::available_cpus());
+        }
+        if (!r.cpuset_mems.empty()) {
+            runtime::check_caller_cpuset(r.cpuset_mems, "--cpuset-mems", false, caller);
+            res.cpuset_mems =
+                runtime::parse_cpuset(r.cpuset_mems, "--cpuset-mems", runtime::available_mems());
+        }
+    }
     runtime::check_together(res);
     return res;
 }

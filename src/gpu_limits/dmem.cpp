@@ -33,7 +33,7 @@ std::vector<DmemRegion> read_dmem_capacity(const std::string& cgroup_top) {
 }
 
 std::optional<DmemRegion> dmem_region_of(const std::vector<DmemRegion>& regions,
-                                         const std::string& pci_function) {
+                                         const std::string& pci_function, const std::string& ask) {
     std::vector<const DmemRegion*> found;
     for (const auto& r : regions) {
         auto parts = text::split(r.name, '/');
@@ -44,10 +44,10 @@ std::optional<DmemRegion> dmem_region_of(const std::vector<DmemRegion>& regions,
         std::vector<std::string> names;
         for (auto* r : found) names.push_back(r->name);
         throw Error(Errc::run_failed,
-                    "--gpu-memory: GPU " + pci_function + " has " + std::to_string(found.size()) +
+                    ask + ": GPU " + pci_function + " has " + std::to_string(found.size()) +
                         " device memory regions (" + text::join_english(names) +
                         "): one size cannot be split between them",
-                    "give the container a GPU with one memory region, or drop --gpu-memory");
+                    "give the container a GPU with one memory region, or drop " + ask);
     }
     return *found.front();
 }

@@ -25,9 +25,10 @@ std::vector<DmemRegion> parse_dmem_capacity(const std::string& text);
 std::vector<DmemRegion> read_dmem_capacity(const std::string& cgroup_top);
 // The region of the GPU PCI_FUNCTION: the one whose name's second part is its address. nullopt
 // when there is none; Error(run_failed) when there are several (a GPU with more than one memory
-// region: one --gpu-memory size cannot be split between them).
+// region: one size of ASK, --gpu-memory or its annotation, cannot be split between them).
 std::optional<DmemRegion> dmem_region_of(const std::vector<DmemRegion>& regions,
-                                         const std::string& pci_function);
+                                         const std::string& pci_function,
+                                         const std::string& ask = "--gpu-memory");
 // dmem.max's or dmem.min's value for REGIONS and their BYTES: "NAME BYTES" lines.
 std::string dmem_limit_lines(const std::vector<std::pair<DmemRegion, std::uint64_t>>& limits);
 

@@ -112,4 +112,26 @@ Placement place_near(const std::vector<GpuLocality>& gpus, const std::string& al
     return p;
 }
 
+std::vector<findings::Finding> far_cpu_findings(const std::vector<GpuLocality>& gpus,
+                                                const std::string& cpus,
+                                                const std::string& cpus_are) {
+    std::vector<findings::Finding> out;
+    const auto mine = runtime::cpuset_numbers(cpus, cpus_are);
+    for (const auto& g : gpus) {
+        if (g.local_cpus.empty()) continue;
+        const auto local =
+            runtime::cpuset_numbers(g.local_cpus, "GPU " + g.pci_function + "'s CPUs");
+        if (!both(local, mine).empty()) continue;
+        const std::string node =
+            g.node >= 0 ? "NUMA node " + std::to_string(g.node) : "no NUMA node the platform names";
+        out.push_back(
+            {"GPU-NUMA-FAR", findings::Severity::warn,
+             "GPU " + g.pci_function + " is on " + node + " (its CPUs " + g.local_cpus +
+                 "), and none of " + cpus_are + " (" + cpus +
+                 ") is: its memory copies cross NUMA nodes",
+             "--gpu-numa auto (the GPUs' CPUs and memory), or --cpuset-cpus " + g.local_cpus});
+    }
+    return out;
+}
+
 } // namespace gantry::gpu_limits

@@ -6,6 +6,8 @@
 // and the online nodes).
 #pragma once
 
+#include "findings/finding.hpp"
+
 #include <string>
 #include <vector>
 
@@ -33,5 +35,13 @@ struct Placement {
 // message names the GPUs' CPUs or nodes and what the caller may use.
 Placement place_near(const std::vector<GpuLocality>& gpus, const std::string& allowed_cpus,
                      const std::string& allowed_mems);
+
+// doctor's GPU-NUMA-FAR findings: one (a warning) for each of GPUS none of whose local CPUs is
+// among CPUS, the container's ("0-3"). CPUS_ARE: whose they are, for the message ("--cpuset-cpus
+// 0-3", "the CPUs gantry may use"). Naming the GPU, its node and the fix (--gpu-numa auto, or
+// --cpuset-cpus with its local CPUs). None for a GPU whose local CPUs are not known.
+std::vector<findings::Finding> far_cpu_findings(const std::vector<GpuLocality>& gpus,
+                                                const std::string& cpus,
+                                                const std::string& cpus_are);
 
 } // namespace gantry::gpu_limits

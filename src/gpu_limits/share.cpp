@@ -42,15 +42,14 @@ MemoryShare parse_memory_share(const std::string& value, const std::string& flag
     return s;
 }
 
-unsigned parse_compute_percent(const std::string& value) {
+unsigned parse_compute_percent(const std::string& value, const std::string& name) {
     std::string v = value;
     if (!v.empty() && v.back() == '%') v.pop_back();
     unsigned p = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), p);
     if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || p < 1 || p > 100)
-        throw Error(Errc::usage,
-                    "--gpu-compute: \"" + value + "\" is not a percentage from 1 to 100",
-                    "e.g. --gpu-compute 25 for a quarter of each GPU's SMs");
+        throw Error(Errc::usage, name + ": \"" + value + "\" is not a percentage from 1 to 100",
+                    "e.g. 25 for a quarter of each GPU's compute");
     return p;
 }
 

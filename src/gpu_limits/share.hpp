@@ -21,8 +21,8 @@ struct MemoryShare {
 
 // FLAG's VALUE; Error(usage) naming FLAG for a malformed one, a zero size, an index given twice.
 MemoryShare parse_memory_share(const std::string& value, const std::string& flag);
-// --gpu-compute: a whole percentage of each GPU's compute, 1 to 100.
-unsigned parse_compute_percent(const std::string& value);
+// --gpu-compute (or NAME, its annotation): a whole percentage of each GPU's compute, 1 to 100.
+unsigned parse_compute_percent(const std::string& value, const std::string& name = "--gpu-compute");
 
 // SHARE for a container with GPU_COUNT GPUs: each GPU's bytes (nullopt: no limit on it).
 // Error(usage) naming FLAG for an index the container does not have.

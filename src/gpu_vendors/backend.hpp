@@ -128,6 +128,14 @@ struct SharingClient {
     std::vector<std::string> warnings;
 };
 
+// An advisory compute share (--gpu-compute where the vendor has no sharing daemon): environment
+// entries asking the vendor's runtime to use a part of each GPU, and a sentence saying how much
+// and that the kernel does not enforce it (a process may change its environment).
+struct AdvisoryShare {
+    std::vector<std::string> env;
+    std::string note;
+};
+
 // What `gantry doctor` gives a backend. Without an image only the host rules run.
 struct DoctorContext {
     const Roots& roots;
@@ -218,6 +226,16 @@ class Backend {
     // where it looked and how to start one when none is there; Error(usage) for a malformed
     // place. Never called when sharing_daemon() is "".
     virtual SharingClient sharing_client(const SharingRequest& request) const;
+    // --gpu-compute PERCENT of the GPUs PCI_FUNCTIONS (the container's order) on the host ROOTS
+    // without a sharing daemon: the vendor's advisory share (AMD: ROCm's HSA_CU_MASK). Empty env
+    // (the default): none, and --gpu-compute is refused for the vendor. Error(run_failed) naming
+    // what cannot be read.
+    virtual AdvisoryShare advisory_compute_share(const Roots& roots,
+                                                 const std::vector<std::string>& pci_functions,
+                                                 unsigned percent) const {
+        (void)roots, (void)pci_functions, (void)percent;
+        return {};
+    }
     // The host-root flags this vendor reads (--driver-root, --dev-root, ...), declared once for
     // every command by the CLI from all vendors' lists (host_root_flags()).
     virtual std::vector<RootFlag> root_flags() const = 0;

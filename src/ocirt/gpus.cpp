@@ -1,6 +1,7 @@
 #include "ocirt/gpus.hpp"
 
 #include "cdi/registry.hpp"
+#include "gpu_limits/apply.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "records/state.hpp"
 #include "util/error.hpp"
@@ -12,6 +13,8 @@
 #include <cctype>
 #include <cstdlib>
 #include <unistd.h>
+
+extern char** environ;
 
 namespace gantry::ocirt {
 namespace {
@@ -56,10 +59,21 @@ gpu_vendors::Roots requested_roots() {
     return roots;
 }
 
+const gpu_vendors::Backend*
+cdi_annotations_backend(const std::map<std::string, std::string>& annotations) {
+    for (const auto& [key, value] : annotations)
+        if (key.starts_with("cdi.k8s.io/"))
+            for (auto& n : items(value, ','))
+                try {
+                    return &gpu_vendors::find(n.substr(0, n.find_first_of("./")));
+                } catch (const Error&) { // a vendor gantry has no backend for
+                }
+    return nullptr;
+}
+
 std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec,
-                                            const gpu_vendors::Backend** backend) {
+                                            gpu_vendors::AddedGpus* added_gpus) {
     std::vector<std::string> added;
-    if (backend) *backend = nullptr;
     // CDI devices from annotations
     std::vector<std::string> names;
     for (const auto& [key, value] : spec.annotations)
@@ -73,12 +87,6 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec,
                                      "use vendor.com/class=name, e.g. nvidia.com/gpu=0"});
         for (auto& w : res.warnings) log::warn(w);
         added.insert(added.end(), names.begin(), names.end());
-        // the vendor of the first name's kind ("nvidia.com/gpu=0": nvidia's backend)
-        if (backend) try {
-                const std::string& n = names.front();
-                *backend = &gpu_vendors::find(n.substr(0, n.find_first_of("./")));
-            } catch (const Error&) { // a kind of a vendor gantry has no backend for: no GPU facts
-            }
     }
     // the vendors' environment contract: the GPU layer's step for every door, the
     // compatibility policy (NVIDIA_REQUIRE_*, the doctor's rules) included
@@ -96,12 +104,71 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec,
                                 fs::self_exe(),
                                 "GANTRY_NO_REQUIRE=1"};
     std::vector<std::string> warnings;
-    gpu_vendors::AddedGpus by;
-    auto devs = gpu_vendors::add_gpus(spec, ctx, std::nullopt, {}, &warnings, &by);
+    auto devs = gpu_vendors::add_gpus(spec, ctx, std::nullopt, {}, &warnings, added_gpus);
     for (auto& w : warnings) log::warn(w);
-    if (backend && by.backend && !devs.empty()) *backend = by.backend;
     added.insert(added.end(), devs.begin(), devs.end());
     return added;
+}
+
+namespace {
+
+// The host uid of the container's process: SPEC's user through its uid mappings, when it has a
+// user namespace of its own.
+uid_t client_uid(const oci::RuntimeSpec& spec) {
+    for (const auto& m : spec.uid_mappings)
+        if (spec.uid >= m.container_id && spec.uid - m.container_id < m.size)
+            return static_cast<uid_t>(m.host_id + (spec.uid - m.container_id));
+    return static_cast<uid_t>(spec.uid);
+}
+
+} // namespace
+
+void apply_gpu_share(oci::RuntimeSpec& spec, nlohmann::json& config,
+                     const gpu_vendors::AddedGpus& added) {
+    gpu_limits::ShareAsk ask = gpu_limits::ask_from_annotations(spec.annotations);
+    if (!ask.any()) return;
+    // containerd's pod_annotations reach the pod's sandbox (its pause container) too: they are
+    // for the pod's containers, and the sandbox asks for no GPU
+    if (auto t = spec.annotations.find("io.kubernetes.cri.container-type");
+        t != spec.annotations.end() && t->second == "sandbox") {
+        log::debug("the GPU share annotations are for the pod's containers, not its sandbox");
+        return;
+    }
+    nlohmann::json& resources = config["linux"]["resources"];
+    if (!resources.is_object()) resources = nlohmann::json::object();
+    auto cpuset = [&](const char* key) {
+        const auto& cpu = resources.value("cpu", nlohmann::json::object());
+        return cpu.is_object() && cpu.contains(key) && cpu[key].is_string()
+                   ? cpu[key].get<std::string>()
+                   : std::string();
+    };
+    ask.cpuset_cpus = cpuset("cpus");
+    ask.cpuset_mems = cpuset("mems");
+    const auto& names = gpu_limits::kAnnotationNames;
+    if (!ask.memory.empty() || !ask.memory_reservation.empty()) {
+        const auto& unified = resources.value("unified", nlohmann::json::object());
+        for (const char* file : {"dmem.max", "dmem.min"})
+            if (unified.is_object() && unified.contains(file))
+                throw Error(Errc::invalid,
+                            "the bundle's config.json has linux.resources.unified." +
+                                std::string(file) + " and " + names.memory + " or " +
+                                names.memory_reservation,
+                            "give the GPU memory limit one way");
+    }
+    std::vector<std::string> caller_env;
+    for (char** e = environ; e && *e; ++e) caller_env.emplace_back(*e);
+    const gpu_vendors::Roots roots = requested_roots();
+    const gpu_limits::ShareHost host{roots, caller_env, client_uid(spec)};
+    const auto limits = gpu_limits::apply_share(ask, names, added, host, spec);
+    if (!limits.cpuset_cpus.empty()) resources["cpu"]["cpus"] = limits.cpuset_cpus;
+    if (!limits.cpuset_mems.empty()) resources["cpu"]["mems"] = limits.cpuset_mems;
+    if (!limits.dmem_max.empty()) resources["unified"]["dmem.max"] = limits.dmem_max;
+    if (!limits.dmem_min.empty()) resources["unified"]["dmem.min"] = limits.dmem_min;
+    // the spec the runtime reads carries them too (its hooks, a later command), its device
+    // rules apart as RuntimeSpec::from_json keeps them
+    nlohmann::json without_devices = resources;
+    without_devices.erase("devices");
+    spec.resources = oci::LinuxResources::from_json(without_devices);
 }
 
 } // namespace gantry::ocirt

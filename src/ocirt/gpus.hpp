@@ -15,9 +15,11 @@
 // that asks for no GPU reads nothing of the host.
 #pragma once
 
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "oci/runtime_spec.hpp"
 
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,11 +31,25 @@ std::string root_env_name(std::string_view flag);
 
 // The host the runtime's environment names (a variable per host-root flag; default /).
 gpu_vendors::Roots requested_roots();
+// The vendor of the CDI devices ANNOTATIONS name (cdi.k8s.io/...: "nvidia.com/gpu=0" is
+// nvidia's backend), null when they name none or a vendor gantry has no backend for.
+const gpu_vendors::Backend*
+cdi_annotations_backend(const std::map<std::string, std::string>& annotations);
 
-// Edits SPEC; returns the names of the devices added (empty: none asked for). BACKEND (when
-// given) is set to the vendor whose GPUs were added (by CDI name or by the vendors' variables),
-// null when none.
+// Edits SPEC; returns the names of the devices added (empty: none asked for). ADDED (when
+// given): the backend and PCI functions of the GPUs the environment contract selected (CDI
+// devices named in annotations have none), for the GPU share annotations (apply_gpu_share).
 std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec,
-                                            const gpu_vendors::Backend** backend = nullptr);
+                                            gpu_vendors::AddedGpus* added = nullptr);
+
+// The bundle's GPU share annotations (io.gantry.gpu-memory, -memory-reservation, -compute,
+// io.gantry.gpu-numa, io.gantry.mps: docs/gpu-sharing.md) applied through the same code as
+// `gantry run`'s flags (gpu_limits/apply.hpp) to SPEC and to CONFIG's linux.resources (the
+// cpuset numa auto chose, dmem.max and dmem.min in unified), before the cgroup is made. Error
+// naming the annotation where the host lacks the mechanism. Nothing done when none is given, or
+// for a pod's sandbox (io.kubernetes.cri.container-type "sandbox": containerd's pod_annotations
+// reach it too).
+void apply_gpu_share(oci::RuntimeSpec& spec, nlohmann::json& config,
+                     const gpu_vendors::AddedGpus& added);
 
 } // namespace gantry::ocirt

@@ -1,6 +1,7 @@
 #include "ocirt/lazy_root.hpp"
 
 #include "fuse/server.hpp"
+#include "gpu_limits/apply.hpp"
 #include "lazy/image.hpp"
 #include "ocirt/kernel_cache_use.hpp"
 #include "records/state.hpp"
@@ -50,20 +51,23 @@ int monitor(int sock, const std::shared_ptr<lazy::Tree>& tree, const fuse::IdVie
 
 void check_gantry_annotations(const std::map<std::string, std::string>& annotations) {
     for (const auto& [key, value] : annotations) {
-        if (!key.starts_with("io.gantry.")) continue;
+        if (!key.starts_with("io.gantry.") || gpu_limits::is_share_annotation(key)) continue;
         if (key == kKernelCacheAnnotation) {
             check_kernel_cache_annotation(value);
             continue;
         }
         if (key != oci::kLazyImageAnnotation && key != oci::kLazyStoreAnnotation &&
-            key != oci::kLazyTlsVerifyAnnotation)
+            key != oci::kLazyTlsVerifyAnnotation) {
+            const auto& n = gpu_limits::kAnnotationNames;
             throw Error(Errc::invalid,
                         "the bundle's config.json has the annotation " + key +
                             ", which gantry oci does not know",
                         "remove it (gantry's bundle annotations: " +
                             std::string(oci::kLazyImageAnnotation) + ", " +
                             oci::kLazyStoreAnnotation + ", " + oci::kLazyTlsVerifyAnnotation +
-                            ", " + kKernelCacheAnnotation + ")");
+                            ", " + n.memory + ", " + n.memory_reservation + ", " + n.compute +
+                            ", " + n.numa + ", " + n.mps + ", " + kKernelCacheAnnotation + ")");
+        }
         if (key == oci::kLazyTlsVerifyAnnotation && value != "false" && value != "true")
             throw Error(Errc::invalid, "the annotation " + key + " is \"" + value + "\"",
                         "use true or false");

@@ -151,8 +151,11 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     }
     // GPUs the bundle asks for (CDI annotations, NVIDIA_/AMD_VISIBLE_DEVICES): the spec gains
     // their devices, mounts and hooks; the hooks see that spec (below), never a changed bundle
-    const gpu_vendors::Backend* gpu_backend = nullptr;
-    bool gpus = !add_requested_gpus(spec, &gpu_backend).empty();
+    gpu_vendors::AddedGpus added;
+    bool gpus = !add_requested_gpus(spec, &added).empty();
+    // their share (io.gantry.gpu-memory, ...): the spec's environment and mounts, and config's
+    // linux.resources, which the cgroup below is made from
+    apply_gpu_share(spec, config, added);
     // runc's default propagation of the container's mount namespace (prepareRoot): "/" rslave,
     // so that mounts the host makes later under a bind's shared source reach the container
     if (spec.rootfs_propagation.empty()) spec.rootfs_propagation = "rslave";
@@ -188,8 +191,10 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
 
         // io.gantry.kernel-cache: the key's cache mounted, its variables set; its monitor
         // (below) holds it while the container runs
-        std::unique_ptr<KernelCacheUse> cache =
-            KernelCacheUse::attach(spec, o.id, rootfs, gpu_backend, requested_roots());
+        std::unique_ptr<KernelCacheUse> cache = KernelCacheUse::attach(
+            spec, o.id, rootfs,
+            added.backend ? added.backend : cdi_annotations_backend(spec.annotations),
+            requested_roots());
 
         runtime::Launch l;
         if (gpus && !spec.hooks.empty()) { // hooks read config.json: give them the edited spec

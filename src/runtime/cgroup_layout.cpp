@@ -9,10 +9,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <map>
 #include <optional>
 #include <string_view>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 namespace gantry::runtime {
@@ -59,6 +61,12 @@ std::vector<std::string> read_cgroup_list(const std::string& file) {
     } catch (const Error&) {
     }
     return out;
+}
+
+bool on_cgroup2(const std::string& dir) {
+    struct statfs sfs {};
+    return ::statfs(dir.c_str(), &sfs) == 0 && static_cast<unsigned long>(sfs.f_type) ==
+                                                   static_cast<unsigned long>(CGROUP2_SUPER_MAGIC);
 }
 
 bool path_exists(const std::string& p) {

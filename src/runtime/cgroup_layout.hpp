@@ -60,6 +60,8 @@ std::vector<std::string> read_cgroup_list(const std::string& file);
 
 // Whether P exists (a link is not followed).
 bool path_exists(const std::string& p);
+// Whether DIR is on a cgroup2 filesystem (not: a fake tree of $GANTRY_CGROUP_ROOT's).
+bool on_cgroup2(const std::string& dir);
 
 // A cgroup or cgroup2 mount of /proc/self/mountinfo: its root in the hierarchy, where it is
 // mounted, and its super options (a v1 mount's controllers: "memory", "cpu", "name=systemd").

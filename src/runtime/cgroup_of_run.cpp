@@ -27,12 +27,6 @@ namespace {
 
 constexpr const char* kLeaf = "init"; // where a cgroup's own processes go (podman, dind)
 
-bool on_cgroup2(const std::string& dir) {
-    struct statfs sfs {};
-    return ::statfs(dir.c_str(), &sfs) == 0 && static_cast<unsigned long>(sfs.f_type) ==
-                                                   static_cast<unsigned long>(CGROUP2_SUPER_MAGIC);
-}
-
 // Writes value into a cgroup interface file in one write(2); returns 0 or errno. `simulated`
 // (a fake tree) creates the file, as the kernel would already have it; `append` keeps content.
 int write_interface(const std::string& file, const std::string& value, bool simulated,

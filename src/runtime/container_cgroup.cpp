@@ -165,11 +165,15 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
     const auto own = own_paths(place.probe.proc_cgroup);
 
     ContainerCgroup cg;
-    std::vector<std::pair<std::string, std::string>> todo; // hierarchy -> (top, dir)
     std::map<std::string, std::string> tops;
-    bool v1 = has_v1_controllers(mounts);
+    bool v1 = place.probe.root.empty() && has_v1_controllers(mounts);
     cg.version_ = v1 ? CgroupVersion::v1 : CgroupVersion::v2;
-    for (const auto& m : mounts) {
+    if (!place.probe.root.empty()) { // $GANTRY_CGROUP_ROOT: the place below it (a fake tree's)
+        cg.dirs_[""] = join(place.probe.root, inner);
+        tops[""] = place.probe.root;
+        cg.simulated_ = !on_cgroup2(place.probe.root);
+    }
+    for (const auto& m : place.probe.root.empty() ? mounts : decltype(mounts){}) {
         std::string key = m.fstype == "cgroup2" ? (v1 ? "unified" : "") : controllers_of(m);
         if (m.fstype == "cgroup" && key.empty()) continue;
         if (cg.dirs_.count(key)) continue; // the hierarchy is also mounted elsewhere
@@ -236,14 +240,20 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
             for (std::string_view part : text::split(below, '/')) {
                 if (part.empty()) continue;
                 auto avail = read_cgroup_list(cur + "/cgroup.controllers");
-                for (const auto& c : need)
-                    if (std::ranges::find(avail, c) != avail.end())
+                auto on = read_cgroup_list(cur + "/cgroup.subtree_control");
+                for (const auto& c : need) {
+                    if (std::ranges::find(avail, c) == avail.end()) continue;
+                    if (!cg.simulated_)
                         write_value(cur + "/cgroup.subtree_control", "+" + c); // checked below
+                    else if (std::ranges::find(on, c) == on.end()) // a fake tree: the kernel's view
+                        append_simulated(cur + "/cgroup.subtree_control", c);
+                }
                 cur += "/" + std::string(part);
             }
         }
         cg.apply(cgroup_writes(r, cg.version_), place.rootless, place.swap_optional);
-        if (!device_program.empty() && cg.dirs_.count("")) { // rootless: none may be left
+        // rootless: none may be left; a fake tree ($GANTRY_CGROUP_ROOT) takes no program
+        if (!device_program.empty() && cg.dirs_.count("") && !cg.simulated_) {
             try {
                 place.attach_devices(device_program, cg.dirs_.at(""));
             } catch (const Error& e) {
@@ -341,7 +351,7 @@ void ContainerCgroup::apply(const std::vector<CgroupWrite>& writes_in, bool root
                          : "remove " + w.field + " from the configuration");
         }
         std::string file = d + "/" + w.file, value = w.value;
-        int err = write_value(file, value);
+        int err = simulated_ ? append_simulated(file, value) : write_value(file, value);
         if (err == ENOENT && !w.fallback_file.empty()) {
             file = d + "/" + w.fallback_file;
             value = w.fallback_value;
@@ -498,13 +508,16 @@ void ContainerCgroup::destroy() const noexcept {
 }
 
 nlohmann::json ContainerCgroup::to_json() const {
-    return {{"version", version_ == CgroupVersion::v1 ? 1 : 2}, {"dirs", dirs_}};
+    nlohmann::json j{{"version", version_ == CgroupVersion::v1 ? 1 : 2}, {"dirs", dirs_}};
+    if (simulated_) j["simulated"] = true;
+    return j;
 }
 
 ContainerCgroup ContainerCgroup::from_json(const nlohmann::json& j) {
     ContainerCgroup cg;
     cg.version_ = j.at("version").get<int>() == 1 ? CgroupVersion::v1 : CgroupVersion::v2;
     cg.dirs_ = j.at("dirs").get<std::map<std::string, std::string>>();
+    cg.simulated_ = j.value("simulated", false);
     return cg;
 }
 

@@ -44,8 +44,10 @@ class ContainerCgroup {
                                const std::string& cgroup_dir) = attach_device_filter;
     };
     // Makes the directories and writes R (whose devices are the full rule list,
-    // container_device_rules). Throws Error (invalid for a field that cannot be applied,
-    // run_failed for what the host refused) naming the field and the file; nothing is left then.
+    // container_device_rules). With PLACE's probe.root ($GANTRY_CGROUP_ROOT) the cgroup v2
+    // directory is the place below that root, a fake tree's written as for_run writes one. Throws
+    // Error (invalid for a field that cannot be applied, run_failed for what the host refused)
+    // naming the field and the file; nothing is left then.
     static ContainerCgroup create(const Place& place, const oci::LinuxResources& r);
     // `gantry run`'s cgroup NAME (a single path component) with R's limits. On cgroup v2: under
     // the cgroup v2 directory this process may write to, the controllers R needs enabled in that
@@ -118,7 +120,7 @@ class ContainerCgroup {
   private:
     CgroupVersion version_ = CgroupVersion::v2;
     std::map<std::string, std::string> dirs_; // v1: hierarchy ("cpu,cpuacct") -> dir; v2: ""
-    bool simulated_ = false; // a fake cgroup2 tree (for_run's): files made, the tree removed
+    bool simulated_ = false; // a fake cgroup2 tree ($GANTRY_CGROUP_ROOT): files made, tree removed
     void apply(const std::vector<CgroupWrite>& writes, bool rootless,
                bool swap_optional = false) const;
 };

@@ -1,5 +1,6 @@
 #include "runtime/resources.hpp"
 
+#include "runtime/caller_cpuset.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/units.hpp"
@@ -221,7 +222,7 @@ std::string available_cpus() {
             if (CPU_ISSET(c, &set)) cpus.push_back(c);
     if (cpus.empty())
         for (int c = 0; c < online_cpus(); ++c) cpus.push_back(static_cast<unsigned>(c));
-    return list_of(cpus);
+    return cpuset_within(list_of(cpus), caller_cpuset().cpus);
 }
 
 std::string available_mems() {
@@ -232,7 +233,7 @@ std::string available_mems() {
         return "0"; // a kernel without NUMA: one node
     }
     while (!nodes.empty() && (nodes.back() == '\n' || nodes.back() == ' ')) nodes.pop_back();
-    return nodes.empty() ? "0" : nodes;
+    return cpuset_within(nodes.empty() ? "0" : nodes, caller_cpuset().mems);
 }
 
 std::int64_t parse_ram_size(const std::string& value, const std::string& flag) {

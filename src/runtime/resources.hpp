@@ -74,7 +74,8 @@ std::string parse_cpuset(const std::string& value, const std::string& flag,
 std::vector<unsigned> cpuset_numbers(const std::string& list, const std::string& what);
 std::string cpuset_list(const std::vector<unsigned>& numbers);
 // What a container may be pinned to: the CPUs this process may run on, and the host's online
-// NUMA nodes (/sys/devices/system/node/online, "0" without NUMA), both as lists "0-3,5".
+// NUMA nodes (/sys/devices/system/node/online, "0" without NUMA), each within what this
+// process's cgroup allows (caller_cpuset.hpp), both as lists "0-3,5".
 std::string available_cpus();
 std::string available_mems();
 

@@ -1,7 +1,8 @@
 """The CRI node of test_cri.py: a containerd 1.6 started for one test module with its own config,
 root, state and socket, two runtime handlers (`gantry`: io.containerd.runc.v2 with BinaryName =
 gantry-oci and `cdi.k8s.io/*` annotations passed through, added by `gantry k8s install` as an
-admin adds it; `runc`), the test registry
+admin adds it, and a pod's `io.gantry.gpu-*` annotations, added as docs/gpu-sharing.md says;
+`runc`), the test registry
 holding the images (the pause image as sandbox_image), a pod network that changes nothing of the
 host's (CNI's loopback and FAKE_IP_PLUGIN), and the simulated 2-GPU NVIDIA host and 8-GPU AMD
 host (tests/fixtures/amdhost's MI300X: its /dev nodes beside NVIDIA's, its /sys) in the runtime's
@@ -189,6 +190,13 @@ def _start_node(n, tmp_path_factory, gh, mirrored=(), network=None):
     (base / "config.toml").write_text(_containerd_config(base, n.reg, mirrored))
     n.install = gen.run("k8s", "install", "--containerd-config", base / "config.toml",
                         "--binary", oci_bin)
+    # and a pod's GPU share annotations passed on, as docs/gpu-sharing.md has an admin add them
+    text = (base / "config.toml").read_text()
+    installed = 'pod_annotations = [ "io.gantry.kernel-cache" ]'
+    assert installed in text, text
+    (base / "config.toml").write_text(text.replace(
+        installed, 'pod_annotations = [ "io.gantry.kernel-cache", "io.gantry.gpu-*", '
+                   '"io.gantry.mps" ]'))
     # the runtime's environment is containerd's (the shim passes it on): where the simulated
     # host's driver and /dev are, and the CDI specs
     env = dict(os.environ, GANTRY_DRIVER_ROOT=str(n.host.driver_root),

@@ -22,7 +22,8 @@ from conftest import IN_CI
 from test_oci_resources import MB, limit
 from cri_node import (BUSYBOX, CNI_LOOPBACK, cdi_edits_as_cri,  # noqa: F401 (fixture)
                       container_config, create, exec_sync, has_cap_sys_resource, node,
-                      our_mounts, our_processes, remove, remove_pod, run_pod, start_sleeper)
+                      our_mounts, our_processes, pod_config, remove, remove_pod, run_pod,
+                      start_sleeper)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,9 @@ def test_the_handler_is_the_one_gantry_k8s_install_added(node):
     assert rt["options"]["BinaryName"] == str(node.base / "bin" / "gantry-oci")
     assert rt["options"]["Root"] == str(node.base / "gantry-root")  # the node's own key kept
     assert rt["ContainerAnnotations"] == ["cdi.k8s.io/*", "io.gantry.kernel-cache"]
-    assert rt["PodAnnotations"] == ["io.gantry.kernel-cache"]
+    # install adds the kernel cache's; the fixture adds gantry's GPU share annotations as an
+    # admin would
+    assert rt["PodAnnotations"] == ["io.gantry.kernel-cache", "io.gantry.gpu-*", "io.gantry.mps"]
 
 
 def test_pod_sandbox_runs_under_gantry_oci(node, gantry_pod):
@@ -270,6 +273,26 @@ def test_amd_gpu_by_env_and_cdi_annotation(node, gantry_pod, index, ask):
         assert amd_access(node, cid, (mine, other)) == {mine: "allowed", other: "denied"}
     finally:
         remove(node, cid)
+
+
+def test_gpu_share_from_the_pods_annotations(node, image):
+    """A pod's io.gantry.* annotations (containerd passes them with pod_annotations) reach
+    gantry oci for its containers and its sandbox: the sandbox starts as without them, and
+    io.gantry.gpu-compute 25 on an MI300X (304 CUs) is ROCm's HSA_CU_MASK=0:0-75 in the
+    container, the advisory share docs/gpu-sharing.md describes."""
+    cfg = pod_config(node, "share-pod")
+    cfg["annotations"] = {"io.gantry.gpu-compute": "25"}
+    pod_id = node.cri.RunPodSandbox({"config": cfg, "runtime_handler": "gantry"}).pod_sandbox_id
+    try:
+        cid = start_sleeper(node, (pod_id, cfg), "share", env={"AMD_VISIBLE_DEVICES": "1"})
+        try:
+            code, out, err = exec_sync(node, cid, "sh", "-c",
+                                       "tr '\\0' '\\n' </proc/1/environ | grep ^HSA_CU_MASK=")
+            assert (code, out) == (0, "HSA_CU_MASK=0:0-75\n"), (out, err)
+        finally:
+            remove(node, cid)
+    finally:
+        remove_pod(node, pod_id)
 
 
 @pytest.mark.parametrize("ask, named", [

@@ -4,6 +4,7 @@
 #include "gpu_vendors/amd/analyze_findings.hpp"
 #include "gpu_vendors/amd/cache.hpp"
 #include "gpu_vendors/amd/cdi.hpp"
+#include "gpu_vendors/amd/cu_mask.hpp"
 #include "gpu_vendors/amd/device_code.hpp"
 #include "gpu_vendors/amd/doctor.hpp"
 #include "gpu_vendors/amd/lint_rules.hpp"
@@ -96,6 +97,36 @@ void add_container_edits(cdi::ContainerEdits& e, const Host& host,
 class Amd final : public Backend {
   public:
     std::string_view name() const override { return "amd"; }
+
+    AdvisoryShare advisory_compute_share(const Roots& roots,
+                                         const std::vector<std::string>& pci_functions,
+                                         unsigned percent) const override {
+        const auto host = gpu_vendors::amd::discover(discover_options(roots));
+        std::vector<unsigned> cus;
+        std::string counts;
+        for (const auto& f : pci_functions) {
+            std::vector<const gpu_vendors::amd::Gpu*> nodes;
+            for (const auto& g : host.gpus)
+                if (g.pci_bus_id == f) nodes.push_back(&g);
+            if (nodes.size() != 1)
+                throw Error(Errc::run_failed,
+                            "--gpu-compute: GPU " + f +
+                                (nodes.empty()
+                                     ? " is not in the KFD topology"
+                                     : " is partitioned (" + std::to_string(nodes.size()) +
+                                           " KFD nodes): a partition is its share"),
+                            "drop --gpu-compute, or give the container a partition");
+            cus.push_back(amd::compute_units(host.sys_root, *nodes.front()));
+            counts += (counts.empty() ? "" : ", ") + std::to_string(cus.back());
+        }
+        AdvisoryShare share;
+        share.env.push_back("HSA_CU_MASK=" + amd::hsa_cu_mask(cus, percent));
+        share.note = "--gpu-compute " + std::to_string(percent) +
+                     " on AMD GPUs is advisory: " + share.env.back() + " asks ROCm to use " +
+                     std::to_string(percent) + "% of the compute units (of " + counts +
+                     "), and a process can change its environment; the kernel enforces no share";
+        return share;
+    }
     std::string_view cdi_kind() const override { return "amd.com/gpu"; }
 
     bool present(const Roots& roots) const override {

@@ -158,6 +158,9 @@ class Nvidia final : public Backend {
         c.env = mps_client_env(place, request.memory, request.compute);
         if (auto w = mps_uid_warning(*daemon, request.client_uid); !w.empty())
             c.warnings.push_back(w);
+        if (auto w = mps_namespace_note(*daemon); !w.empty()) c.warnings.push_back(w);
+        if (!daemon->namespace_name.empty()) // the namespace's directory alone is bound
+            log::debug("MPS v3 namespace " + daemon->namespace_name + " at " + place.pipe_dir);
         return c;
     }
 

@@ -2,11 +2,20 @@
 
 #include "util/error.hpp"
 
+#include <algorithm>
+#include <filesystem>
 #include <sys/stat.h>
 
 namespace gantry::gpu_vendors::nvidia {
 
 namespace {
+
+namespace stdfs = std::filesystem;
+
+bool socket_at(const stdfs::path& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
 
 std::optional<std::string> value_of(const std::vector<std::string>& env, const std::string& key) {
     std::optional<std::string> v;
@@ -49,7 +58,32 @@ std::optional<MpsDaemon> find_mps_daemon(const MpsPlace& place) {
     d.owner = st.st_uid;
     struct stat log {};
     d.log_dir_exists = ::stat(place.log_dir.c_str(), &log) == 0 && S_ISDIR(log.st_mode);
+    // a v3 namespace's directory: its server's and the daemon's directories hold sockets too
+    const stdfs::path dir(place.pipe_dir);
+    if (dir.has_parent_path() && dir.parent_path().has_parent_path() &&
+        socket_at(dir.parent_path() / "control") &&
+        socket_at(dir.parent_path().parent_path() / "control"))
+        d.namespace_name = dir.parent_path().filename().string() + "/" + dir.filename().string();
+    // the top of a v3 tree: SERVER/NAMESPACE/control below it
+    std::error_code ec;
+    for (const auto& server : stdfs::directory_iterator(dir, ec)) {
+        if (!server.is_directory(ec) || !socket_at(server.path() / "control")) continue;
+        for (const auto& ns : stdfs::directory_iterator(server.path(), ec))
+            if (ns.is_directory(ec) && socket_at(ns.path() / "control"))
+                d.namespaces.push_back(server.path().filename().string() + "/" +
+                                       ns.path().filename().string());
+    }
+    std::ranges::sort(d.namespaces);
     return d;
+}
+
+std::string mps_namespace_note(const MpsDaemon& daemon) {
+    if (daemon.namespaces.empty()) return {};
+    std::string list;
+    for (const auto& n : daemon.namespaces) list += (list.empty() ? "" : ", ") + n;
+    return "the MPS control daemon at " + daemon.place.pipe_dir + " has MPS v3 namespaces (" +
+           list + "): the container's clients are routed by their UID or cgroup; --mps=" +
+           daemon.place.pipe_dir + "/SERVER/NAMESPACE gives it one namespace's socket alone";
 }
 
 std::vector<std::string> mps_client_env(const MpsPlace& place,

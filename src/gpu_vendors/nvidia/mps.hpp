@@ -30,12 +30,24 @@ MpsPlace mps_place(const std::string& flag_dir, const std::vector<std::string>& 
 
 // A control daemon at PLACE: its pipe directory holds a `control` socket. OWNER: the socket's
 // owner (the daemon's user). nullopt when there is none.
+// MPS v3 (driver r615, `nvidia-cuda-mps-control -d -p 3`): a server's namespaces have sockets of
+// their own, PIPE/SERVER/NAMESPACE/control, and a client is routed to the namespace whose socket
+// it connects to, else (PIPE/control) by its UID or cgroup (NVIDIA's "MPS v3 Namespaces" page).
+// NAMESPACE: "SERVER/NAMESPACE" when the place is such a namespace's directory (its server's
+// directory and the daemon's hold control sockets too); NAMESPACES: those under a daemon's own
+// pipe directory, when the place is the top of a v3 tree.
 struct MpsDaemon {
     MpsPlace place;
     uid_t owner = 0;
     bool log_dir_exists = false;
+    std::string namespace_name;
+    std::vector<std::string> namespaces;
 };
 std::optional<MpsDaemon> find_mps_daemon(const MpsPlace& place);
+
+// The sentence for a v3 daemon whose namespaces the container does not choose: its clients are
+// routed by UID or cgroup; --mps=PIPE/SERVER/NAMESPACE names one. "" when not such a daemon.
+std::string mps_namespace_note(const MpsDaemon& daemon);
 
 // The client environment of a container whose GPUs (in its numbering) get MEMORY's bytes (nullopt:
 // no limit) and COMPUTE percent of each GPU's threads (0: not given).

@@ -134,4 +134,17 @@ TEST(GpuLimitsShare, FlagValues) {
         EXPECT_EQ(code_of([&] { gl::parse_compute_percent(bad); }), Errc::usage) << bad;
 }
 
+TEST(GpuLimitsPlacement, FarCpuFindings) {
+    std::vector<gl::GpuLocality> gpus{{"0000:07:00.0", 0, "0-7"}, {"0000:0f:00.0", 1, "8-15"}};
+    auto f = gl::far_cpu_findings(gpus, "0-3", "--cpuset-cpus");
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].id, "GPU-NUMA-FAR");
+    EXPECT_EQ(f[0].message, "GPU 0000:0f:00.0 is on NUMA node 1 (its CPUs 8-15), and none of "
+                            "--cpuset-cpus (0-3) is: its memory copies cross NUMA nodes");
+    EXPECT_EQ(f[0].fix, "--gpu-numa auto (the GPUs' CPUs and memory), or --cpuset-cpus 8-15");
+    EXPECT_TRUE(gl::far_cpu_findings(gpus, "7-8", "--cpuset-cpus").empty()); // near both
+    gpus[1].local_cpus.clear(); // not known: nothing said
+    EXPECT_TRUE(gl::far_cpu_findings(gpus, "0", "--cpuset-cpus").empty());
+}
+
 } // namespace gpu_limits_test
