@@ -6,7 +6,6 @@
 
 namespace amd_rocm_test {
 
-using namespace gantry::image_facts;
 using namespace gantry::gpu_vendors::amd;
 
 namespace {
