@@ -142,7 +142,8 @@ test:
 # compile without optimisation or debug information is the cheapest that still compiles every
 # line with warnings as errors), its man pages and completions (gantry run under qemu).
 # test-aarch64 (not part of make test): the unit binary of the same tree, every suite run under
-# qemu-aarch64-static (the tests that need what qemu 7.2 lacks skip themselves, saying so).
+# qemu-aarch64-static (the tests that need a program of the build host skip themselves, saying
+# so; the cases qemu 7.2 cannot run are left out by cause: tests/unit/emulator_skips.txt).
 # deb-arm64: the arm64 packages from an optimised aarch64 build (AARCH64_DEB_BUILD);
 # aarch64-package-check: tests/aarch64's test of the package made from build-aarch64's tree.
 AARCH64_BUILD ?= build-aarch64

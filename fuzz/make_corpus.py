@@ -468,6 +468,15 @@ def seeds() -> dict[str, list]:
             "lOrocm/lib/librocdxg.so\t/etc/passwd\nfUlibrocdxg.so\tr\n",
             "lDloop\tloop\nlDa\tb\nlDb\ta\nlWlibdxcore.so\t/usr/lib/wsl/lib/libdxcore.so\n"
             "lUlibnvidia-ml.so.1\t/usr/lib/wsl/drivers/x/libnvidia-ml.so.1\n"],
+        # a Jetson's L4T mount lists (fuzz_tegra_csv.cpp): nvidia-ctk's Orin lines, hostile ones
+        "tegra_csv": [
+            "dev, /dev/nvmap\ndev, /dev/nvhost-ctrl-gpu\ndev, /dev/nvgpu/igpu0/ctrl\n"
+            "dev, /dev/dri/card*\ndir, /dev/dri/by-path\n",
+            "lib, /usr/lib/aarch64-linux-gnu/nvidia/libcuda.so.1.1\r\n"
+            "sym, /usr/lib/aarch64-linux-gnu/libcuda.so\n# comment\n\n"
+            "dir, /usr/lib/aarch64-linux-gnu/tegra-egl\nlib, /etc/vulkansc/icd.d/x.json\n",
+            "lib, /../../etc/shadow\nlib, etc/passwd\nmount, /x\ndev, /etc/shadow\n"
+            "dev, /dev/*/x\ndir, /\ndir, /usr\nlib, /proc/1/root\nlib, /a\x01b\nlib,\nlib\n"],
         # .dockerignore text (fuzz_dockerignore.cpp)
         "dockerignore": ["node_modules\n**/*.pyc\n!keep.pyc\n# comment\n",
                          "*\n!src\nsrc/**/test_*\n../x\n/abs\n", "a/[b-d]?/**\n\\#x\n"],

@@ -4,8 +4,9 @@
 
     scripts/unit_summary.py RESULTS_DIR CTEST_JUNIT
 
-RESULTS_DIR holds cases.txt (each suite and its number of cases, written at the link) and the
-SUITE.json that each suite's run wrote (--gtest_output); CTEST_JUNIT is ctest's --output-junit
+RESULTS_DIR holds cases.txt (each suite and its number of cases, written at the link), the
+SUITE.json that each suite's run wrote (--gtest_output), and under an emulator
+emulator-skips.txt (the cases left out there, counted as skipped by cause); CTEST_JUNIT is ctest's --output-junit
 file (whether each suite's process passed). Prints one line, which scripts/test_stages.py reads:
 
     unit: 900 cases in 209 ctest suites: 898 passed, 0 failed, 2 skipped
@@ -54,7 +55,21 @@ def main(results_dir, junit):
             print(f"unit: {suite}: its cases passed but its process failed (a sanitizer at exit?)")
             s_failed, s_passed = 1, s_passed - 1
         passed, failed, skipped = passed + s_passed, failed + s_failed, skipped + s_skipped
-    print(f"unit: {sum(cases.values())} cases in {len(cases)} ctest suites: {passed} passed, "
+    # under an emulator: the cases left out of their suites' filters, by cause
+    # (tests/unit/emulator_skips.txt; ctest_suites.cmake wrote which)
+    left_out = {}
+    skips = results / "emulator-skips.txt"
+    if skips.exists():
+        for line in skips.read_text().splitlines():
+            cause, _, case = line.partition("\t")
+            if case:
+                left_out[cause] = left_out.get(cause, 0) + 1
+    if left_out:
+        print("unit: not run under the emulator (tests/unit/emulator_skips.txt): " +
+              ", ".join(f"{cause} {n}" for cause, n in sorted(left_out.items())))
+    total = sum(cases.values()) + sum(left_out.values())
+    skipped += sum(left_out.values())
+    print(f"unit: {total} cases in {len(cases)} ctest suites: {passed} passed, "
           f"{failed} failed, {skipped} skipped")
     return 1 if failed else 0
 

@@ -183,6 +183,21 @@ bool is_lib32(const Entry& e) {
 #endif
 }
 
+bool is_native_of(const Entry& e, std::uint16_t elf_machine) {
+    switch (elf_machine) {
+    case 62:
+        return e.is_x86_64();
+    case 183:
+        return e.is_aarch64();
+    default:
+        return false;
+    }
+}
+
+bool is_lib32_of(const Entry& e, std::uint16_t elf_machine) {
+    return elf_machine == 62 && e.is_i386();
+}
+
 std::string describe(const Entry& e) {
     std::string s;
     switch (e.flags & flag_type_mask) {

@@ -56,6 +56,10 @@ Cache load(const std::string& path);
 // its 32-bit companions (i386 on x86-64; nothing elsewhere).
 bool is_native(const Entry& e);
 bool is_lib32(const Entry& e);
+// The same for the machine of an ELF e_machine (62 x86-64, 183 aarch64): what a simulated host
+// of another machine holds.
+bool is_native_of(const Entry& e, std::uint16_t elf_machine);
+bool is_lib32_of(const Entry& e, std::uint16_t elf_machine);
 
 // "libc6,x86-64" style, as `ldconfig -p` prints; "OS ABI: Linux 2.3.99" is appended when set.
 std::string describe(const Entry& e);

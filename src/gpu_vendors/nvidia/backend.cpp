@@ -11,6 +11,7 @@
 #include "gpu_vendors/nvidia/lint_rules.hpp"
 #include "gpu_vendors/nvidia/mps.hpp"
 #include "gpu_vendors/nvidia/request.hpp"
+#include "gpu_vendors/nvidia/tegra.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/lap_timer.hpp"
@@ -26,7 +27,9 @@ namespace gantry::gpu_vendors::nvidia {
 namespace {
 
 gpu_vendors::nvidia::DiscoverOptions discover_options(const Roots& roots) {
-    return {roots.driver_root, roots.dev_root, true};
+    gpu_vendors::nvidia::DiscoverOptions o{roots.driver_root, roots.dev_root, true};
+    o.sys_root = roots.sys_root;
+    return o;
 }
 
 std::string cache_below(const std::string& root, const char* name) {
@@ -88,6 +91,19 @@ void check_nodes(const Host& host, const Selection& sel, const Capabilities& cap
                         "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root");
         return;
     }
+    if (host.tegra) { // a Jetson: the nodes its mount lists name, every one open to the caller
+        if (host.board.nodes.empty())
+            throw Error(Errc::run_failed,
+                        "this Jetson's mount lists (" +
+                            gpu_host::join_root(host.driver_root, kTegraCsvDir) +
+                            ") name no device node that exists under " +
+                            gpu_host::join_root(host.dev_root, "/dev"),
+                        "install NVIDIA's container packages for L4T and load the GPU driver, or "
+                        "point --driver-root and --dev-root at the board's root (gantry doctor "
+                        "says more)");
+        for (const auto& n : host.board.nodes) check_node(n, "the Jetson's GPU", true);
+        return;
+    }
     if (!host.has_driver())
         throw Error(Errc::run_failed,
                     "no NVIDIA driver found under driver root " + host.driver_root +
@@ -120,6 +136,7 @@ class Nvidia final : public Backend {
                         std::string("/proc/driver/nvidia/version"),
                         gpu_host::join_root(roots.dev_root, "/dev/nvidiactl")})
             if (::stat(p.c_str(), &st) == 0) return true;
+        if (!tegra_files_reason(roots.driver_root, roots.sys_root).empty()) return true; // Jetson
         return wsl_present(roots);
     }
 
@@ -317,7 +334,9 @@ class Nvidia final : public Backend {
     std::vector<RootFlag> root_flags() const override {
         return {{"--driver-root", &Roots::driver_root, "Root of the GPU driver installation",
                  "NVIDIA: its libraries, binaries and firmware"},
-                {"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"}};
+                {"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"},
+                {"--sys-root", &Roots::sys_root, "Root holding sys/",
+                 "NVIDIA: a Jetson's SoC, in devices/soc0 and the device tree"}};
     }
 
     std::string_view apptainer_flag() const override { return "--nv"; }

@@ -303,7 +303,9 @@ cdi::Spec generate(const gpu_vendors::nvidia::Host& host, const GenerateOptions&
 
     for (const auto& g : host.devices) {
         cdi::ContainerEdits e;
-        if (g.node.present)
+        if (host.tegra) // a Jetson's iGPU: every node its mount lists name (nvidia-ctk's csv)
+            for (const auto& n : host.board.nodes) add_node(e, n, dev_root);
+        else if (g.node.present)
             add_node(e, g.node, dev_root);
         else
             warn.push_back(device_label(g) + ": " +
@@ -367,9 +369,11 @@ cdi::Spec generate(const gpu_vendors::nvidia::Host& host, const GenerateOptions&
     for (const auto& lib : host.libraries) {
         if (opt.caps && !lib.selected_by(*opt.caps)) continue;
         const std::string& name = lib.name.empty() ? base_of(lib.host_path) : lib.name;
+        // a Jetson's files keep their paths: the board's libraries find each other there
         std::string cpath =
-            opt.layout ? (lib.lib32 ? opt.layout->lib32_dir : opt.layout->lib_dir) + "/" + name
-                       : strip_root(lib.host_path, driver_root);
+            opt.layout && !host.tegra
+                ? (lib.lib32 ? opt.layout->lib32_dir : opt.layout->lib_dir) + "/" + name
+                : strip_root(lib.host_path, driver_root);
         add_mount(c, lib.host_path, cpath, kLibOptions);
         placed.push_back({&lib, cpath});
     }
@@ -381,9 +385,11 @@ cdi::Spec generate(const gpu_vendors::nvidia::Host& host, const GenerateOptions&
         if (!lib->lib32 && name.rfind("libcuda.so.", 0) == 0 && libcuda_dir.empty())
             libcuda_dir = dir_of(cpath);
     }
-    for (const auto* files : {&host.binaries, &host.firmware, &host.configs})
+    for (const auto* files :
+         {&host.binaries, &host.firmware, &host.configs, &host.board.files, &host.board.dirs})
         for (const auto& f : *files)
-            if (!opt.caps || files == &host.firmware || f.selected_by(*opt.caps))
+            if (!opt.caps || files == &host.firmware || files == &host.board.files ||
+                files == &host.board.dirs || f.selected_by(*opt.caps))
                 add_mount(c, f.host_path,
                           f.container_path.empty() ? strip_root(f.host_path, driver_root)
                                                    : f.container_path,
@@ -396,15 +402,22 @@ cdi::Spec generate(const gpu_vendors::nvidia::Host& host, const GenerateOptions&
                       kIpcOptions);
     if (!libcuda_dir.empty()) c.env.push_back("NVIDIA_CTK_LIBCUDA_DIR=" + libcuda_dir);
     c.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
-    if (auto links = symlink_args(placed); !links.empty())
-        c.hooks.push_back(gantry_hook(opt.gantry_path, "create-symlinks", links));
-    if (opt.layout) {
+    auto links = symlink_args(placed);
+    for (const auto& l : host.board.links) // a Jetson's sym entries, each link of the chain
+        links.insert(links.end(), {"--link", l.target + "::" + l.path});
+    if (!links.empty()) c.hooks.push_back(gantry_hook(opt.gantry_path, "create-symlinks", links));
+    folders.insert(host.board.library_dirs.begin(), host.board.library_dirs.end());
+    if (opt.layout && !host.tegra) {
         if (auto run_folders = run_ldcache(host, *opt.layout, placed))
             c.hooks.push_back(
                 gantry_hook(opt.gantry_path, "update-ldcache", folder_args(*run_folders)));
     } else if (!folders.empty()) {
         c.hooks.push_back(gantry_hook(opt.gantry_path, "update-ldcache",
                                       folder_args({folders.begin(), folders.end()})));
+    }
+    if (host.tegra) { // no dGPU kernel module, no params file to hide
+        cdi::finish_generated(spec);
+        return spec;
     }
     // The hook reads the host's params file; a simulated host keeps its own proc tree.
     std::vector<std::string> params;

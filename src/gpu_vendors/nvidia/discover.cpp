@@ -2,6 +2,7 @@
 // fails leaves a note and the next one runs, so a missing or partial driver still yields a Host
 // that says what is there.
 #include "gpu_vendors/nvidia/discover_detail.hpp"
+#include "gpu_vendors/nvidia/tegra.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
@@ -44,11 +45,29 @@ class Discovery {
         // WSL2: the driver is Windows' (no kernel module, no /proc/driver/nvidia), reached
         // through /dev/dxg and the two shares; its libraries come from the driver store.
         h_.wsl = detail::is_dir(res_.host("/usr/lib/wsl/lib"));
+        // A Jetson (tegra.hpp): the board's files, then NVML's word, decide (nvidia-ctk's rule)
+        std::string tegra_files;
+        if (!h_.wsl) tegra_files = tegra_files_reason(h_.driver_root, opt_.sys_root);
         step("proc", [&] { read_proc(); });
         if (h_.wsl) step("WSL driver store", [&] { detail::find_wsl_files(h_, res_); });
         step("ld.so.cache", [&] { load_cache(); });
         if (h_.driver_version.empty() && !h_.wsl) step("version", [&] { version_from_libs(); });
         step("NVML", [&] { nvml(); });
+        if (!tegra_files.empty() && h_.nvml_path.empty()) {
+            h_.tegra = true;
+            h_.board.why = tegra_files + ", no NVML";
+        }
+        for (const Device& d : h_.devices)
+            if (!h_.wsl && !h_.tegra && is_integrated_gpu_name(d.name)) {
+                h_.tegra = true;
+                h_.board.why = "NVML names an integrated GPU, " + d.name;
+            }
+        if (h_.tegra) {
+            step("Tegra", [&] { discover_tegra(h_, opt_.sys_root); });
+            if (h_.cuda_version == 0 && !h_.driver_version.empty())
+                h_.cuda_version = cuda_version_for_driver(h_.driver_version);
+            return; // nothing of a dGPU driver's layout: the mount lists say it all
+        }
         if (h_.cuda_version == 0) h_.cuda_version = cuda_version_for_driver(h_.driver_version);
         if (!h_.wsl) {
             step("libraries", [&] {
@@ -114,7 +133,7 @@ class Discovery {
 
     void version_from_libs() {
         std::string from;
-        h_.driver_version = detail::version_from_libraries(res_, cache(), &from);
+        h_.driver_version = detail::version_from_libraries(h_, res_, cache(), &from);
         if (!h_.driver_version.empty())
             h_.notes.push_back("driver version " + h_.driver_version + " taken from " + from);
     }
@@ -310,6 +329,7 @@ Host discover(const DiscoverOptions& opt) {
     try {
         h.driver_root = normalize_root(opt.driver_root);
         h.dev_root = normalize_root(opt.dev_root);
+        h.machine = opt.machine;
         Discovery(opt, h).run();
     } catch (const std::exception& e) {
         h.notes.push_back(std::string("discovery stopped: ") + e.what());

@@ -24,8 +24,8 @@ std::string dir_name(const std::string& path); // "/a/b" -> "/a", "/a" -> "/"
 
 // The finders fill their part of the Host and add notes; they throw only on bugs.
 // cache may be null (no usable ld.so.cache: the standard directories are scanned).
-std::string version_from_libraries(Resolver& res, const gpu_host::ldcache::Cache* cache,
-                                   std::string* from);
+std::string version_from_libraries(const Host& h, Resolver& res,
+                                   const gpu_host::ldcache::Cache* cache, std::string* from);
 std::string find_nvml(const Host& h, Resolver& res, const gpu_host::ldcache::Cache* cache);
 void find_libraries(Host& h, Resolver& res, const gpu_host::ldcache::Cache* cache);
 void find_wsl_files(Host& h, Resolver& res);

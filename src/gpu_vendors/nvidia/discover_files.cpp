@@ -24,29 +24,34 @@ using detail::is_dir;
 using detail::list_dir;
 using detail::Resolver;
 
-#if defined(__aarch64__)
-constexpr const char* triplet = "aarch64-linux-gnu";
-#else
-constexpr const char* triplet = "x86_64-linux-gnu";
-#endif
-
 struct StdDir {
     std::string path;
     bool lib32;
 };
 
-std::vector<StdDir> standard_dirs() {
-    return {{"/usr/lib/" + std::string(triplet), false},
-            {"/usr/lib64", false},
-            {"/lib64", false},
-            {"/usr/lib/nvidia", false},
-            {"/lib/" + std::string(triplet), false},
-            {"/usr/lib/i386-linux-gnu", true},
-            {"/usr/lib32", true}};
+// Where drivers install their libraries when there is no ld.so.cache to ask: Debian's multiarch
+// directory of the machine (and its nvidia/current, Debian's own driver packages), RHEL's lib64,
+// and x86-64's 32-bit companions (an arm64 driver has none).
+std::vector<StdDir> standard_dirs(Machine m) {
+    const std::string t = multiarch(m);
+    std::vector<StdDir> dirs = {
+        {"/usr/lib/" + t, false}, {"/usr/lib64", false},
+        {"/lib64", false},        {"/usr/lib/nvidia", false},
+        {"/lib/" + t, false},     {"/usr/lib/" + t + "/nvidia/current", false}};
+    if (m == Machine::x86_64) {
+        dirs.push_back({"/usr/lib/i386-linux-gnu", true});
+        dirs.push_back({"/usr/lib32", true});
+    }
+    return dirs;
 }
 
-using gpu_host::ldcache::is_lib32;
-using gpu_host::ldcache::is_native;
+bool is_native(const Host& h, const gpu_host::ldcache::Entry& e) {
+    return gpu_host::ldcache::is_native_of(e, elf_machine(h.machine));
+}
+
+bool is_lib32(const Host& h, const gpu_host::ldcache::Entry& e) {
+    return gpu_host::ldcache::is_lib32_of(e, elf_machine(h.machine));
+}
 
 struct Candidate {
     std::string in_root;
@@ -64,8 +69,17 @@ void add_libraries(Host& h, Resolver& res, const std::vector<Candidate>& cands) 
         std::optional<elf::AbiTag> abi;
         try {
             elf::Info info = elf::read_file(lib.host_path);
+            const bool own = info.bits == 64 && info.machine == elf_machine(h.machine);
+            const bool companion =
+                h.machine == Machine::x86_64 && info.bits == 32 && info.machine == 3; // EM_386
+            if (!own && !companion) {
+                h.notes.push_back(lib.host_path + " is an ELF" + std::to_string(info.bits) +
+                                  " object of machine " + std::to_string(info.machine) +
+                                  ", not the driver's for " + to_string(h.machine) + ": skipped");
+                continue;
+            }
             lib.soname = info.soname;
-            lib.lib32 = sizeof(void*) == 8 && info.bits == 32;
+            lib.lib32 = companion;
             abi = info.abi_tag;
         } catch (const std::exception& e) {
             h.notes.push_back("cannot read the SONAME of " + lib.host_path + ": " + e.what());
@@ -144,8 +158,8 @@ std::string dir_name(const std::string& path) {
     return path.substr(0, slash);
 }
 
-std::string version_from_libraries(Resolver& res, const gpu_host::ldcache::Cache* cache,
-                                   std::string* from) {
+std::string version_from_libraries(const Host& h, Resolver& res,
+                                   const gpu_host::ldcache::Cache* cache, std::string* from) {
     static const std::string prefixes[] = {"libcuda.so.", "libnvidia-ml.so."};
     auto version_of = [](const std::string& name) -> std::string {
         for (const std::string& p : prefixes) {
@@ -156,7 +170,7 @@ std::string version_from_libraries(Resolver& res, const gpu_host::ldcache::Cache
     };
     if (cache) {
         for (const auto& e : cache->entries) {
-            if (!is_native(e) ||
+            if (!is_native(h, e) ||
                 (!e.key.starts_with("libcuda.so") && !e.key.starts_with("libnvidia-ml.so")))
                 continue;
             auto r = res.regular_file(e.value);
@@ -168,7 +182,7 @@ std::string version_from_libraries(Resolver& res, const gpu_host::ldcache::Cache
         }
         return {};
     }
-    for (const StdDir& d : standard_dirs()) {
+    for (const StdDir& d : standard_dirs(h.machine)) {
         if (d.lib32) continue;
         auto rd = res.resolve(d.path);
         if (!rd) continue;
@@ -192,14 +206,14 @@ std::string find_nvml(const Host& h, Resolver& res, const gpu_host::ldcache::Cac
     }
     if (cache) {
         for (const auto& e : cache->entries) {
-            if (is_native(e) && e.key == "libnvidia-ml.so.1") {
+            if (is_native(h, e) && e.key == "libnvidia-ml.so.1") {
                 if (auto r = res.regular_file(e.value)) return *r;
             }
         }
     }
     std::vector<std::string> dirs;
     if (h.wsl) dirs.push_back("/usr/lib/wsl/lib");
-    for (const StdDir& d : standard_dirs()) {
+    for (const StdDir& d : standard_dirs(h.machine)) {
         if (!d.lib32) dirs.push_back(d.path);
     }
     for (const std::string& d : dirs) {
@@ -227,11 +241,11 @@ void find_libraries(Host& h, Resolver& res, const gpu_host::ldcache::Cache* cach
     };
     if (cache) {
         for (const auto& e : cache->entries) {
-            if ((is_native(e) || is_lib32(e)) && may_end_in(res, e.value, wanted))
-                add(e.value, is_lib32(e));
+            if ((is_native(h, e) || is_lib32(h, e)) && may_end_in(res, e.value, wanted))
+                add(e.value, is_lib32(h, e));
         }
     } else {
-        for (const StdDir& d : standard_dirs()) {
+        for (const StdDir& d : standard_dirs(h.machine)) {
             auto rd = res.resolve(d.path);
             if (!rd || !is_dir(res.host(*rd))) continue;
             for (const std::string& name : list_dir(res.host(*rd))) {
@@ -295,7 +309,7 @@ void find_wsl_files(Host& h, Resolver& res) {
     }
     add_libraries(h, res, cands);
     std::set<std::string> seen_dirs;
-    for (const StdDir& d : standard_dirs()) {
+    for (const StdDir& d : standard_dirs(h.machine)) {
         auto rd = res.resolve(d.path);
         if (!rd || !is_dir(res.host(*rd)) || !seen_dirs.insert(*rd).second) continue;
         for (const std::string& name : list_dir(res.host(*rd)))
@@ -398,14 +412,18 @@ void find_configs(Host& h, Resolver& res) {
         {"/usr/share/nvidia/nvoptix.bin", C::graphics},
         {"/etc/vulkan/icd.d/nvidia_icd.json", C::graphics},
         {"/usr/share/vulkan/icd.d/nvidia_icd.json", C::graphics},
-        {"/etc/vulkan/icd.d/nvidia_icd.x86_64.json", C::graphics},
-        {"/usr/share/vulkan/icd.d/nvidia_icd.x86_64.json", C::graphics},
+        {"/etc/vulkan/icd.d/nvidia_icd.@.json", C::graphics},
+        {"/usr/share/vulkan/icd.d/nvidia_icd.@.json", C::graphics},
         {"/etc/vulkan/icd.d/nvidia_layers.json", C::graphics},
         {"/etc/vulkan/implicit_layer.d/nvidia_layers.json", C::graphics},
         {"/usr/share/vulkan/implicit_layer.d/nvidia_layers.json", C::graphics},
         {"/etc/OpenCL/vendors/nvidia.icd", C::compute},
     };
-    for (const auto& [path, cap] : files) {
+    for (const auto& [pattern, cap] : files) {
+        // RPM driver packages name the Vulkan ICD after the machine (%{_target_cpu}): "@"
+        std::string path = pattern;
+        if (auto at = path.find('@'); at != std::string::npos)
+            path.replace(at, 1, to_string(h.machine));
         if (auto r = res.regular_file(path)) {
             Capabilities caps{cap};
             if (cap == C::graphics) caps.insert(C::display);

@@ -3,6 +3,7 @@
 #include "gpu_vendors/nvidia/cuda_version.hpp"
 #include "gpu_vendors/nvidia/kernels.hpp"
 #include "gpu_vendors/nvidia/require.hpp"
+#include "gpu_vendors/nvidia/tegra.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -121,6 +122,7 @@ std::vector<findings::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& h
 
 std::vector<findings::Finding> check_host(const gpu_vendors::nvidia::Host& host) {
     if (host.wsl) return check_wsl_host(host);
+    if (host.tegra) return check_tegra_host(host);
     std::vector<findings::Finding> out;
     if (!host.has_driver()) {
         out.push_back({"HOST-NO-DRIVER", findings::Severity::fail,
@@ -448,7 +450,7 @@ std::vector<findings::Finding> check_image(const gpu_vendors::nvidia::Host& host
                        "NVIDIA_DRIVER_CAPABILITIES lacks compute for a CUDA image: libcuda will "
                        "not be injected",
                        "set NVIDIA_DRIVER_CAPABILITIES=compute,utility"});
-    if (req.inject && host.has_driver()) {
+    if (req.inject && host.has_driver() && host.cuda_version > 0) { // unknown on old Jetsons
         RequireHost rh{host.cuda_version, host.driver_version, {}};
         for (auto* d : sel.gpus)
             rh.gpus.push_back({d->index, d->cc_major, d->cc_minor, d->brand, d->name});

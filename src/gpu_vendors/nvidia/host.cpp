@@ -61,6 +61,26 @@ const std::vector<LibList>& lib_lists() {
 
 } // namespace
 
+Machine native_machine() {
+#if defined(__aarch64__)
+    return Machine::aarch64;
+#else
+    return Machine::x86_64;
+#endif
+}
+
+const char* to_string(Machine m) {
+    return m == Machine::aarch64 ? "aarch64" : "x86_64";
+}
+
+const char* multiarch(Machine m) {
+    return m == Machine::aarch64 ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+}
+
+std::uint16_t elf_machine(Machine m) {
+    return m == Machine::aarch64 ? 183 : 62; // EM_AARCH64, EM_X86_64
+}
+
 const char* to_string(Capability c) {
     return cap_names[static_cast<int>(c)];
 }
@@ -245,7 +265,7 @@ std::string to_string(const Host& h) {
     o << "NVRM version:   " << (h.driver_version.empty() ? "(none)" : h.driver_version) << "\n";
     o << "CUDA version:   " << (h.cuda_version ? cuda_version_string(h.cuda_version) : "(unknown)")
       << "\n";
-    o << "Driver root:    " << h.driver_root << "\n";
+    o << "Driver root:    " << h.driver_root << " (" << to_string(h.machine) << ")\n";
     o << "Device root:    " << h.dev_root << "\n";
     o << "GPU source:     " << (h.nvml_loaded ? "NVML" : "/proc (NVML unavailable)") << "\n";
     o << "Libraries:      " << h.libraries.size() << "  Binaries: " << h.binaries.size()

@@ -16,6 +16,18 @@
 
 namespace gantry::gpu_vendors::nvidia {
 
+// The machine whose driver layout discovery reads: which ld.so.cache entries and ELF objects are
+// the driver's, Debian's multiarch directory, the per-architecture file names (Vulkan's
+// nvidia_icd.<machine>.json), whether 32-bit companions exist (x86-64 only). An x86-64 host's
+// driver, or an arm64 server's (NVIDIA's "sbsa" driver: Grace Hopper, Grace Blackwell): the
+// same driver files under /usr/lib/aarch64-linux-gnu. Discovery reads the build's own machine,
+// as nvidia-ctk does (GOARCH); tests read a simulated host of the other.
+enum class Machine { x86_64, aarch64 };
+Machine native_machine();
+const char* to_string(Machine m);     // "x86_64", "aarch64" (uname -m)
+const char* multiarch(Machine m);     // "x86_64-linux-gnu", "aarch64-linux-gnu"
+std::uint16_t elf_machine(Machine m); // EM_X86_64, EM_AARCH64
+
 // NVIDIA_DRIVER_CAPABILITIES values.
 enum class Capability { compute, utility, video, graphics, display, ngx, compat32 };
 const char* to_string(Capability c);
@@ -75,13 +87,37 @@ struct IpcSocket {
     Capability cap; // utility (persistenced, fabricmanager) or compute (MPS)
 };
 
+// A Jetson (Tegra) board, as nvidia-ctk's csv mode sees it (tegra.hpp): its integrated GPU is
+// reached through the device nodes and files NVIDIA's L4T mount lists name (tegra_csv.hpp:
+// /etc/nvidia-container-runtime/host-files-for-container.d/*.csv), not a dGPU driver's layout.
+struct TegraLink {
+    std::string target; // what the link holds, as the host's link has it
+    std::string path;   // the link (in-root, absolute)
+};
+struct TegraBoard {
+    std::string why;     // what made this a Tegra host ("/etc/nv_tegra_release found", ...)
+    std::string release; // the first line of /etc/nv_tegra_release ("# R36 (release), ...")
+    std::string soc;     // "tegra234" (the device tree's compatible), "" when unknown
+    std::string model;   // "NVIDIA Jetson AGX Orin Developer Kit" (the device tree's model)
+    std::vector<std::string> csv_files;      // host paths read, in name order
+    std::vector<std::string> skipped;        // "FILE:LINE: REASON: TEXT", one a line
+    std::vector<gpu_host::DeviceNode> nodes; // dev entries present (patterns expanded)
+    std::vector<HostFile> files;             // lib entries that are no ELF library, the release
+    std::vector<HostFile> dirs;              // dir entries
+    std::vector<TegraLink> links;            // sym entries: every link of each chain
+    std::vector<std::string> library_dirs;   // in-root directories of the lib and sym entries
+};
+
 struct Host {
+    Machine machine = native_machine();
     std::string driver_root = "/";
     std::string dev_root = "/";
     std::string driver_version; // "580.95.05" (RM version)
     int cuda_version = 0;       // newest CUDA the driver serves, 1000*major+10*minor (13000)
     bool nvml_loaded = false;   // GPUs came from NVML (else /proc)
     bool wsl = false;
+    bool tegra = false; // a Jetson: board holds what containers get (the libraries too)
+    TegraBoard board;
     std::vector<Device> devices;
     std::vector<Library> libraries;
     std::vector<HostFile> binaries; // nvidia-smi, MPS, persistenced ... -> /usr/bin
@@ -103,13 +139,16 @@ struct Host {
     std::vector<std::string> wsl_driver_store;
     std::vector<std::string> wsl_shadowing;
 
-    bool has_driver() const { return !driver_version.empty(); }
+    // A driver version, or a Jetson's L4T mount lists (its CUDA driver is the board's)
+    bool has_driver() const { return !driver_version.empty() || tegra; }
 };
 
 struct DiscoverOptions {
     std::string driver_root = "/";
     std::string dev_root = "/";
     bool use_nvml = true; // dlopen DRIVERROOT's libnvidia-ml.so.1
+    Machine machine = native_machine();
+    std::string sys_root = "/"; // holds sys/: a Jetson's SoC (devices/soc0, the device tree)
 };
 
 // Never throws for a missing or partial driver: an empty driver_version and notes say why.

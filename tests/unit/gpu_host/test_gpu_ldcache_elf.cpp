@@ -91,6 +91,32 @@ TEST_P(LdCacheFormats, MatchesWhatLdconfigPrints) {
 
 INSTANTIATE_TEST_SUITE_P(Gpu, LdCacheFormats, ::testing::Values("new", "compat", "old"));
 
+// The hand-written cache of the sbsa discovery tests (an arm64 driver tree, which the host's
+// ldconfig cannot index on x86-64) reads as glibc's ldconfig prints it, and its entries are
+// aarch64's, not x86-64's.
+TEST(GpuLdCache, HandWrittenAarch64CacheReadsAsLdconfigPrintsIt) {
+    GpuTempDir t;
+    const std::string a = "/usr/lib/aarch64-linux-gnu";
+    write(t.str() + "/ld.so.cache",
+          ldcache_bytes({{0x0a03, "libnvidia-ml.so.1", a + "/libnvidia-ml.so.1"},
+                         {0x0a03, "libcuda.so.1", a + "/libcuda.so.1"},
+                         {0x0303, "libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.1"}}));
+    ldcache::Cache c = ldcache::load(t.str() + "/ld.so.cache");
+    ASSERT_EQ(c.entries.size(), 3u);
+    EXPECT_TRUE(c.entries[1].is_aarch64());
+    EXPECT_TRUE(ldcache::is_native_of(c.entries[1], 183));
+    EXPECT_FALSE(ldcache::is_native_of(c.entries[1], 62));
+    EXPECT_TRUE(ldcache::is_native_of(c.entries[2], 62));
+    EXPECT_FALSE(ldcache::is_lib32_of(c.entries[2], 183));
+    std::vector<std::string> ours;
+    for (const auto& e : c.entries)
+        ours.push_back(e.key + " (" + ldcache::describe(e) + ") => " + e.value);
+    EXPECT_EQ(ours[1], "libcuda.so.1 (libc6,AArch64) => " + a + "/libcuda.so.1");
+    std::vector<std::string> theirs = ldconfig_print(t.str() + "/ld.so.cache");
+    if (theirs.empty()) GTEST_SKIP() << "no ldconfig -p to compare with";
+    EXPECT_EQ(ours, theirs);
+}
+
 TEST(GpuLdCache, TruncatedAndHostileCachesFailCleanly) {
     GpuTempDir t;
     lay_out_libraries(t.str());

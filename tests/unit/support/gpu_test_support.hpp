@@ -202,31 +202,86 @@ inline const std::string x64 = "/usr/lib/x86_64-linux-gnu";
 #endif
 inline const std::string x32 = "/usr/lib/i386-linux-gnu";
 
-// A driver tree: versioned libraries with SONAME links (one absolute), 32-bit copies, a graphics
-// core library, an unknown library, a VDPAU driver, an older driver's leftover and a system lib.
-inline void lay_out_libraries(const std::string& root) {
+// A machine's driver library layout: Debian's multiarch directory, the ELF machine of its objects,
+// whether x86's 32-bit companions sit beside them (an arm64 "sbsa" driver has none).
+struct LibLayout {
+    std::string dir;
+    std::uint16_t machine;
+    bool lib32;
+};
+inline LibLayout x86_layout() {
+    return {"/usr/lib/x86_64-linux-gnu", elf::em_x86_64, true};
+}
+inline LibLayout sbsa_layout() {
+    return {"/usr/lib/aarch64-linux-gnu", elf::em_aarch64, false};
+}
+inline LibLayout native_layout() {
+    return elf::native_machine() == elf::em_aarch64 ? sbsa_layout() : x86_layout();
+}
+
+// A driver tree: versioned libraries with SONAME links (one absolute), 32-bit copies (x86), a
+// graphics core library, an unknown library, a VDPAU driver, an older driver's leftover and a
+// system lib.
+inline void lay_out_libraries(const std::string& root, const LibLayout& l = native_layout()) {
+    const std::string& d = l.dir;
     auto lib = [&](const std::string& dir, const std::string& file, const std::string& data) {
         write(root + dir + "/" + file, data);
     };
-    lib(x64, "libcuda.so." + ver, elf64("libcuda.so.1"));
-    link(root + x64 + "/libcuda.so.1", "libcuda.so." + ver);
-    link(root + x64 + "/libcuda.so", "libcuda.so.1");
-    lib(x64, "libnvidia-ml.so." + ver, elf64("libnvidia-ml.so.1"));
-    link(root + x64 + "/libnvidia-ml.so.1", x64 + "/libnvidia-ml.so." + ver); // absolute
-    lib(x64, "libnvidia-glcore.so." + ver, elf64("libnvidia-glcore.so." + ver));
-    lib(x64, "libnvidia-newthing.so." + ver, elf64("libnvidia-newthing.so.1"));
-    link(root + x64 + "/libnvidia-newthing.so.1", "libnvidia-newthing.so." + ver);
-    lib(x64 + "/vdpau", "libvdpau_nvidia.so." + ver, elf64("libvdpau_nvidia.so.1"));
-    lib(x64, "libnvidia-old.so.570.10.01", elf64("libnvidia-old.so.1"));
-    link(root + x64 + "/libnvidia-old.so.1", "libnvidia-old.so.570.10.01");
-    lib(x64, "libfoo.so.1.2.3", elf64("libfoo.so.1"));
-    link(root + x64 + "/libfoo.so.1", "libfoo.so.1.2.3");
+    auto obj = [&](const std::string& soname) { return make_elf(64, l.machine, soname); };
+    lib(d, "libcuda.so." + ver, obj("libcuda.so.1"));
+    link(root + d + "/libcuda.so.1", "libcuda.so." + ver);
+    link(root + d + "/libcuda.so", "libcuda.so.1");
+    lib(d, "libnvidia-ml.so." + ver, obj("libnvidia-ml.so.1"));
+    link(root + d + "/libnvidia-ml.so.1", d + "/libnvidia-ml.so." + ver); // absolute
+    lib(d, "libnvidia-glcore.so." + ver, obj("libnvidia-glcore.so." + ver));
+    lib(d, "libnvidia-newthing.so." + ver, obj("libnvidia-newthing.so.1"));
+    link(root + d + "/libnvidia-newthing.so.1", "libnvidia-newthing.so." + ver);
+    lib(d + "/vdpau", "libvdpau_nvidia.so." + ver, obj("libvdpau_nvidia.so.1"));
+    lib(d, "libnvidia-old.so.570.10.01", obj("libnvidia-old.so.1"));
+    link(root + d + "/libnvidia-old.so.1", "libnvidia-old.so.570.10.01");
+    lib(d, "libfoo.so.1.2.3", obj("libfoo.so.1"));
+    link(root + d + "/libfoo.so.1", "libfoo.so.1.2.3");
+    if (!l.lib32) {
+        write(root + "/etc/ld.so.conf", d + "\n");
+        return;
+    }
     // ldconfig flags a 32-bit object "libc6" when it needs libc.so.6, plain "ELF" otherwise.
     lib(x32, "libcuda.so." + ver, make_elf(32, elf::em_386, "libcuda.so.1", {"libc.so.6"}));
     link(root + x32 + "/libcuda.so.1", "libcuda.so." + ver);
     lib(x32, "libnvidia-ml.so." + ver, elf32("libnvidia-ml.so.1"));
     link(root + x32 + "/libnvidia-ml.so.1", "libnvidia-ml.so." + ver);
-    write(root + "/etc/ld.so.conf", x64 + "\n" + x32 + "\n");
+    write(root + "/etc/ld.so.conf", d + "\n" + x32 + "\n");
+}
+
+// A new-format ld.so.cache ("glibc-ld.so.cache1.1", little-endian as x86-64 and aarch64 are)
+// holding these entries, for trees the host's ldconfig cannot index (another machine's objects).
+struct CacheEntry {
+    std::int32_t flags; // 0x0303 libc6,x86-64; 0x0a03 libc6,AArch64; 0x0003 libc6 (i386)
+    std::string key, value;
+};
+inline std::string ldcache_bytes(const std::vector<CacheEntry>& entries) {
+    const std::size_t header = 48, each = 24;
+    std::string strings;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> offs;
+    const std::size_t base = header + entries.size() * each;
+    for (const auto& e : entries) {
+        auto k = static_cast<std::uint32_t>(base + strings.size());
+        strings += e.key + '\0';
+        auto v = static_cast<std::uint32_t>(base + strings.size());
+        strings += e.value + '\0';
+        offs.emplace_back(k, v);
+    }
+    std::string b(base, '\0');
+    b.replace(0, 20, "glibc-ld.so.cache1.1");
+    put<std::uint32_t>(b, 20, static_cast<std::uint32_t>(entries.size()));
+    put<std::uint32_t>(b, 24, static_cast<std::uint32_t>(strings.size()));
+    put<std::uint8_t>(b, 28, 2); // little-endian
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        put<std::int32_t>(b, header + i * each, entries[i].flags);
+        put<std::uint32_t>(b, header + i * each + 4, offs[i].first);
+        put<std::uint32_t>(b, header + i * each + 8, offs[i].second);
+    }
+    return b + strings;
 }
 
 } // namespace gpu_test

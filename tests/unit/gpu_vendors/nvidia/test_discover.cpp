@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <gtest/gtest.h>
+#include <map>
 #include <set>
 #include <string>
 #include <sys/socket.h>
@@ -21,9 +22,10 @@ using gantry::gpu_vendors::nvidia::Capability;
 
 namespace {
 
-void lay_out_proc(const std::string& root, const std::string& bus = "0000:3b:00.0") {
+void lay_out_proc(const std::string& root, const std::string& bus = "0000:3b:00.0",
+                  const std::string& machine = "x86_64") {
     write(root + "/proc/driver/nvidia/version",
-          "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  " + ver +
+          "NVRM version: NVIDIA UNIX Open Kernel Module for " + machine + "  " + ver +
               "  Release Build  (dvs-builder@U16)  Tue Aug  5 2025\nGCC version:  gcc 12\n");
     write(root + "/proc/driver/nvidia/params", "ModifyDeviceFiles: 1\nDeviceFileMode: 438\n");
     write(root + "/proc/driver/nvidia/gpus/" + bus + "/information",
@@ -110,21 +112,25 @@ TEST(NvidiaDiscover, FullDriverRootWithoutNvml) {
 
         std::set<std::string> names;
         for (const auto& l : h.libraries) names.insert(l.name + (l.lib32 ? " (32)" : ""));
-        EXPECT_EQ(names,
-                  (std::set<std::string>{
-                      "libcuda.so." + ver, "libcuda.so." + ver + " (32)", "libnvidia-ml.so." + ver,
-                      "libnvidia-ml.so." + ver + " (32)", "libnvidia-glcore.so." + ver,
-                      "libnvidia-newthing.so." + ver, "libvdpau_nvidia.so." + ver}))
-            << all_notes(h);
+        std::set<std::string> want = {"libcuda.so." + ver, "libnvidia-ml.so." + ver,
+                                      "libnvidia-glcore.so." + ver, "libnvidia-newthing.so." + ver,
+                                      "libvdpau_nvidia.so." + ver};
+        if (native_layout().lib32) { // x86-64's 32-bit companions (an arm64 driver has none)
+            want.insert("libcuda.so." + ver + " (32)");
+            want.insert("libnvidia-ml.so." + ver + " (32)");
+        }
+        EXPECT_EQ(names, want) << all_notes(h);
         const auto* cuda = find_lib(h, "libcuda.so." + ver);
         ASSERT_NE(cuda, nullptr);
         EXPECT_EQ(cuda->soname, "libcuda.so.1");
         EXPECT_EQ(cuda->host_path, root + x64 + "/libcuda.so." + ver);
         EXPECT_EQ(cuda->caps, (gantry::gpu_vendors::nvidia::Capabilities{Capability::compute,
                                                                          Capability::video}));
-        const auto* cuda32 = find_lib(h, "libcuda.so." + ver, true);
-        ASSERT_NE(cuda32, nullptr);
-        EXPECT_EQ(cuda32->host_path, root + x32 + "/libcuda.so." + ver);
+        if (native_layout().lib32) {
+            const auto* cuda32 = find_lib(h, "libcuda.so." + ver, true);
+            ASSERT_NE(cuda32, nullptr);
+            EXPECT_EQ(cuda32->host_path, root + x32 + "/libcuda.so." + ver);
+        }
         const auto* ml = find_lib(h, "libnvidia-ml.so." + ver);
         ASSERT_NE(ml, nullptr);
         EXPECT_EQ(ml->host_path, root + x64 + "/libnvidia-ml.so." + ver); // absolute link, in root
@@ -189,6 +195,111 @@ TEST(NvidiaDiscover, FullDriverRootWithoutNvml) {
         EXPECT_EQ(h.mig_config_caps[0].major, 511);
         EXPECT_FALSE(h.mig_config_caps[0].present);
         EXPECT_FALSE(gantry::gpu_vendors::nvidia::to_string(h).empty());
+    }
+}
+
+// An arm64 server's driver (NVIDIA's "sbsa" driver: Grace Hopper, Grace Blackwell) is x86's
+// under /usr/lib/aarch64-linux-gnu. Discovery for aarch64 finds in such a tree what discovery for
+// x86-64 finds in an x86 tree (libraries, SONAMEs, capabilities, binaries, firmware, IPC, nodes,
+// GPUs), with the linker cache and by scanning, passes over the other machine's cache entries
+// and objects (saying so), has no 32-bit companions, and takes the aarch64 Vulkan ICD. The
+// trees' caches are written by hand: the host's ldconfig indexes its own machine only.
+TEST(NvidiaDiscover, SbsaDriverRootAsX86s) {
+    namespace nv = gantry::gpu_vendors::nvidia;
+    GpuTempDir t;
+    struct Tree {
+        nv::Machine machine;
+        LibLayout libs;
+        std::uint16_t other; // the other machine's ELF e_machine
+        std::int32_t flags;  // its ld.so.cache entries' flags
+    };
+    const Tree trees[] = {{nv::Machine::x86_64, x86_layout(), elf::em_aarch64, 0x0303},
+                          {nv::Machine::aarch64, sbsa_layout(), elf::em_x86_64, 0x0a03}};
+    std::map<std::string, std::vector<std::string>> seen; // "cache"/"scan" -> first tree's view
+    for (const Tree& tr : trees) {
+        const std::string name = nv::to_string(tr.machine);
+        const std::string root = t.str() + "/" + name, dev = t.str() + "/" + name + "-dev";
+        const std::string& d = tr.libs.dir;
+        lay_out_libraries(root, tr.libs);
+        lay_out_proc(root, "0000:3b:00.0", name);
+        lay_out_rest(root);
+        write(root + "/etc/vulkan/icd.d/nvidia_icd.x86_64.json", "{}");
+        write(root + "/etc/vulkan/icd.d/nvidia_icd.aarch64.json", "{}");
+        write(root + d + "/libnvidia-foreign.so." + ver,
+              make_elf(64, tr.other, "libnvidia-foreign.so.1"));
+        write(dev + "/dev/nvidiactl", "");
+        write(dev + "/dev/nvidia0", "");
+        std::vector<CacheEntry> entries;
+        for (const char* so : {"libnvidia-ml.so.1", "libnvidia-newthing.so.1", "libcuda.so.1",
+                               "libcuda.so", "libnvidia-old.so.1", "libfoo.so.1"})
+            entries.push_back({tr.flags, so, d + "/" + so});
+        entries.push_back(
+            {tr.flags, "libnvidia-glcore.so." + ver, d + "/libnvidia-glcore.so." + ver});
+        // a cache that says the foreign object is this machine's: its ELF header says otherwise
+        entries.push_back({tr.flags, "libnvidia-foreign.so.1", d + "/libnvidia-foreign.so." + ver});
+        // the other machine's entry for a library that is not there
+        entries.push_back({tr.flags == 0x0303 ? 0x0a03 : 0x0303, "libnvidia-ml.so.1",
+                           "/usr/lib/other/libnvidia-ml.so.1"});
+        if (tr.libs.lib32) {
+            entries.push_back({0x0003, "libcuda.so.1", x32 + "/libcuda.so.1"});
+            entries.push_back({0x0001, "libnvidia-ml.so.1", x32 + "/libnvidia-ml.so.1"});
+        }
+        for (const std::string mode : {"cache", "scan"}) {
+            SCOPED_TRACE(name + " " + mode);
+            if (mode == "cache")
+                write(root + "/etc/ld.so.cache", ldcache_bytes(entries));
+            else
+                stdfs::remove(root + "/etc/ld.so.cache");
+            nv::Host h = nv::discover({root, dev, false, tr.machine});
+            EXPECT_EQ(h.machine, tr.machine);
+            EXPECT_EQ(h.driver_version, ver) << all_notes(h);
+            EXPECT_EQ(h.nvml_path, root + d + "/libnvidia-ml.so." + ver) << all_notes(h);
+            EXPECT_TRUE(has_note(h, d + "/libnvidia-foreign.so." + ver +
+                                        " is an ELF64 object of "
+                                        "machine " +
+                                        std::to_string(tr.other)))
+                << all_notes(h);
+            // What a container gets, with the machine's directory and name taken out.
+            auto neutral = [&](std::string p) {
+                for (const std::string& x : {d, std::string(nv::to_string(tr.machine))})
+                    for (auto at = p.find(x); at != std::string::npos; at = p.find(x))
+                        p.replace(at, x.size(), "@");
+                return p;
+            };
+            std::vector<std::string> view;
+            for (const auto& l : h.libraries)
+                view.push_back("lib " + neutral(l.host_path.substr(root.size())) + " " + l.soname +
+                               (l.lib32 ? " 32 " : " ") + nv::to_string(l.caps));
+            for (const auto* files : {&h.binaries, &h.firmware, &h.configs})
+                for (const auto& f : *files)
+                    view.push_back("file " + neutral(f.container_path) + " " +
+                                   neutral(f.host_path.substr(root.size())));
+            for (const auto& s : h.ipc) view.push_back("ipc " + s.container_path);
+            for (const auto& dv : h.devices)
+                view.push_back("gpu " + dv.uuid + " " + dv.node.path +
+                               (dv.node.present ? " present" : ""));
+            view.push_back(std::string("ctl ") + (h.ctl.present ? "present" : "missing"));
+            std::sort(view.begin(), view.end());
+            if (tr.machine == nv::Machine::aarch64) {
+                for (const auto& l : h.libraries) EXPECT_FALSE(l.lib32) << l.host_path;
+                std::set<std::string> configs;
+                for (const auto& c : h.configs) configs.insert(c.container_path);
+                EXPECT_EQ(configs,
+                          (std::set<std::string>{"/etc/vulkan/icd.d/nvidia_icd.json",
+                                                 "/etc/vulkan/icd.d/nvidia_icd.aarch64.json"}));
+                // x86's view less its 32-bit companions
+                std::vector<std::string> x86 = seen[mode];
+                x86.erase(std::remove_if(x86.begin(), x86.end(),
+                                         [](const std::string& v) {
+                                             return v.find(" 32 ") != std::string::npos;
+                                         }),
+                          x86.end());
+                EXPECT_EQ(view, x86);
+                EXPECT_EQ(view.size(), 15u);
+            } else {
+                seen[mode] = view;
+            }
+        }
     }
 }
 

@@ -64,8 +64,8 @@ TEST(StubVendor, RegistersItsNameFlagAndHiddenEnvironment) {
                   "firmware; AMD on WSL2: usr/lib/wsl, opt/rocm; Intel: Level Zero and the "
                   "compute runtime)");
         EXPECT_EQ(gpu_vendors::root_flag_help("--sys-root"),
-                  "Root holding sys/ (AMD: the KFD topology and amdgpu's version; Intel: the DRM "
-                  "cards)");
+                  "Root holding sys/ (NVIDIA: a Jetson's SoC, in devices/soc0 and the device tree; "
+                  "AMD: the KFD topology and amdgpu's version; Intel: the DRM cards)");
         EXPECT_EQ(gpu_vendors::root_flag_help("--dev-root"),
                   "Root holding dev/ (GPU device nodes)");
         EXPECT_EQ(gpu_vendors::root_flag_help("--stub-root"),
