@@ -63,8 +63,7 @@ const gpu_vendors::Backend*
 cdi_annotations_backend(const std::map<std::string, std::string>& annotations) {
     for (const auto& [key, value] : annotations)
         if (key.starts_with("cdi.k8s.io/"))
-            for (auto& n : items(value, ','))
-                try {
+            for (auto& n : items(value, ',')) try {
                     return &gpu_vendors::find(n.substr(0, n.find_first_of("./")));
                 } catch (const Error&) { // a vendor gantry has no backend for
                 }
