@@ -39,7 +39,7 @@ containerd) and checks, slims and tailors GPU images.")
 # strength; tests/e2e/test_package.py checks that the list names every SONAME in src/.
 set(CPACK_DEBIAN_GANTRY_PACKAGE_DEPENDS
   "libcurl4 (>= 7.80.0), libisal2, libnettle8 (>= 3.6), libseccomp2, libsquashfs1, libfuse3-3, ca-certificates, golang-github-containers-common")
-set(CPACK_DEBIAN_GANTRY_PACKAGE_RECOMMENDS "uidmap, squashfs-tools-ng, libgnutls30, libmicrohttpd12, passt, netavark, aardvark-dns")
+set(CPACK_DEBIAN_GANTRY_PACKAGE_RECOMMENDS "uidmap, squashfs-tools-ng, libgnutls30, libmicrohttpd12, passt, netavark, aardvark-dns, iptables")
 set(CPACK_DEBIAN_GANTRY_PACKAGE_SUGGESTS "libgpgme11, gpgconf, libsodium23, binutils, podman, gantry-slurm")
 # The AppArmor profile into /etc/apparmor.d where AppArmor 4 is (packaging/apparmor/gantry)
 set(CPACK_DEBIAN_GANTRY_PACKAGE_CONTROL_EXTRA

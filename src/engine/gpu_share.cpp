@@ -29,7 +29,7 @@ gpu_limits::ShareAsk ask_of(const RunRequest& r) {
 } // namespace
 
 void check_gpu_share_flags(const RunRequest& r) {
-    gpu_limits::check_ask(ask_of(r), gpu_limits::kFlagNames);
+    gpu_limits::check_ask(ask_of(r), gpu_limits::flag_names());
 }
 
 void apply_gpu_share(Prepared& p, const gpu_vendors::AddedGpus& added) {
@@ -37,7 +37,7 @@ void apply_gpu_share(Prepared& p, const gpu_vendors::AddedGpus& added) {
     const gpu_limits::ShareHost host{r.gpu_roots, caller_env(),
                                      p.caller.real_root ? ::geteuid() : p.caller.uid};
     const auto limits =
-        gpu_limits::apply_share(ask_of(r), gpu_limits::kFlagNames, added, host, p.spec);
+        gpu_limits::apply_share(ask_of(r), gpu_limits::flag_names(), added, host, p.spec);
     if (!ask_of(r).any()) return;
     if (r.gpu_numa == "auto") {
         p.resources.cpuset_cpus = limits.cpuset_cpus;

@@ -13,18 +13,25 @@
 
 namespace gantry::gpu_limits {
 
-const AskNames kFlagNames{
-    "--gpu-numa",    "--gpu-memory",  "--gpu-memory-reservation", "--gpu-compute", "--mps",
-    "--cpuset-cpus", "--cpuset-mems", "select GPUs with --gpus"};
-const AskNames kAnnotationNames{
-    "io.gantry.gpu-numa",
-    "io.gantry.gpu-memory",
-    "io.gantry.gpu-memory-reservation",
-    "io.gantry.gpu-compute",
-    "io.gantry.mps",
-    "linux.resources.cpu.cpus",
-    "linux.resources.cpu.mems",
-    "ask for GPUs in the container's environment (NVIDIA_VISIBLE_DEVICES, AMD_VISIBLE_DEVICES)"};
+const AskNames& flag_names() {
+    static const AskNames names{
+        "--gpu-numa",    "--gpu-memory",  "--gpu-memory-reservation", "--gpu-compute", "--mps",
+        "--cpuset-cpus", "--cpuset-mems", "select GPUs with --gpus"};
+    return names;
+}
+
+const AskNames& annotation_names() {
+    static const AskNames names{"io.gantry.gpu-numa",
+                                "io.gantry.gpu-memory",
+                                "io.gantry.gpu-memory-reservation",
+                                "io.gantry.gpu-compute",
+                                "io.gantry.mps",
+                                "linux.resources.cpu.cpus",
+                                "linux.resources.cpu.mems",
+                                "ask for GPUs in the container's environment "
+                                "(NVIDIA_VISIBLE_DEVICES, AMD_VISIBLE_DEVICES)"};
+    return names;
+}
 
 namespace {
 
@@ -88,7 +95,7 @@ void warn_when_far(const ShareAsk& a, const AskNames& n, const gpu_vendors::Adde
 } // namespace
 
 bool is_share_annotation(const std::string& key) {
-    const auto& n = kAnnotationNames;
+    const auto& n = annotation_names();
     return key == n.numa || key == n.memory || key == n.memory_reservation || key == n.compute ||
            key == n.mps;
 }
@@ -98,7 +105,7 @@ ShareAsk ask_from_annotations(const std::map<std::string, std::string>& annotati
     auto value = [&](const std::string& key, std::string& out) {
         if (auto it = annotations.find(key); it != annotations.end()) out = it->second;
     };
-    const auto& n = kAnnotationNames;
+    const auto& n = annotation_names();
     value(n.numa, a.numa);
     value(n.memory, a.memory);
     value(n.memory_reservation, a.memory_reservation);
@@ -153,7 +160,8 @@ ShareLimits apply_share(const ShareAsk& a, const AskNames& n, const gpu_vendors:
             placed = place_near(gpus, runtime::available_cpus(), runtime::available_mems());
         } catch (const Error& e) { // placement.hpp's words name the flag: the door's name
             std::string why = e.message();
-            if (why.starts_with(kFlagNames.numa)) why.replace(0, kFlagNames.numa.size(), n.numa);
+            if (why.starts_with(flag_names().numa))
+                why.replace(0, flag_names().numa.size(), n.numa);
             throw Error(e.code(), why, e.hint());
         }
         for (const auto& w : placed.warnings) log::warn(w);

@@ -36,10 +36,11 @@ struct AskNames {
     std::string numa, memory, memory_reservation, compute, mps, cpuset_cpus, cpuset_mems;
     std::string select_gpus;
 };
-extern const AskNames kFlagNames;       // --gpu-numa, --gpu-memory, ...
-extern const AskNames kAnnotationNames; // io.gantry.gpu-numa, io.gantry.gpu-memory, ...
+// Made on first use (a function's static: no initializer runs at every gantry start)
+const AskNames& flag_names();       // --gpu-numa, --gpu-memory, ...
+const AskNames& annotation_names(); // io.gantry.gpu-numa, io.gantry.gpu-memory, ...
 
-// The io.gantry.* annotations of a bundle that ask for a GPU share (kAnnotationNames' keys).
+// The io.gantry.* annotations of a bundle that ask for a GPU share (annotation_names()' keys).
 bool is_share_annotation(const std::string& key);
 // Those of ANNOTATIONS as an ask (the bundle's linux.resources cpuset given by the door).
 ShareAsk ask_from_annotations(const std::map<std::string, std::string>& annotations);

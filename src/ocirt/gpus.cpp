@@ -143,7 +143,7 @@ void apply_gpu_share(oci::RuntimeSpec& spec, nlohmann::json& config,
     };
     ask.cpuset_cpus = cpuset("cpus");
     ask.cpuset_mems = cpuset("mems");
-    const auto& names = gpu_limits::kAnnotationNames;
+    const auto& names = gpu_limits::annotation_names();
     if (!ask.memory.empty() || !ask.memory_reservation.empty()) {
         const auto& unified = resources.value("unified", nlohmann::json::object());
         for (const char* file : {"dmem.max", "dmem.min"})

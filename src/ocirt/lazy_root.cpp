@@ -58,7 +58,7 @@ void check_gantry_annotations(const std::map<std::string, std::string>& annotati
         }
         if (key != oci::kLazyImageAnnotation && key != oci::kLazyStoreAnnotation &&
             key != oci::kLazyTlsVerifyAnnotation) {
-            const auto& n = gpu_limits::kAnnotationNames;
+            const auto& n = gpu_limits::annotation_names();
             throw Error(Errc::invalid,
                         "the bundle's config.json has the annotation " + key +
                             ", which gantry oci does not know",
