@@ -89,6 +89,44 @@ std::optional<ContainerState> load(const std::filesystem::path& d) {
     }
 }
 
+// The ID index: DIR/.ids/ID, a symbolic link whose text is the container's name (never
+// followed: read with readlinkat). A container's directory is its name, so a lookup by ID
+// without it parsed every record (75 us each: a docker client's every request names the ID).
+// A hint only: what it names is read and checked (that record's id), a stale entry (a crash
+// between the steps) is dropped when found, and without an entry the records are scanned.
+constexpr const char* kIdIndex = ".ids";
+
+bool indexable_id(std::string_view id) {
+    if (id.size() < 4 || id.size() > 128) return false;
+    return std::all_of(id.begin(), id.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// Links ID to NAME in DIR's index: made under a temporary name and renamed over any old entry.
+// Best effort: without the entry a lookup by ID scans (log::debug says why).
+void index_id(const std::filesystem::path& dir, const std::string& id, const std::string& name) {
+    if (!indexable_id(id)) return;
+    auto index = dir / kIdIndex;
+    if (::mkdir(index.c_str(), 0700) != 0 && errno != EEXIST)
+        return log::debug("no ID index in " + index.string() + ": " + std::strerror(errno));
+    auto tmp = index / (id + ".tmp-" + fs::unique_name());
+    if (::symlink(name.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), (index / id).c_str()))
+        log::debug("container " + name + " is not in the ID index: " + std::strerror(errno));
+    ::unlink(tmp.c_str()); // gone when renamed
+}
+
+void unindex_id(const std::filesystem::path& dir, const std::string& id) {
+    if (indexable_id(id)) ::unlink((dir / kIdIndex / id).c_str());
+}
+
+// The name the index links ID to, if any
+std::optional<std::string> indexed_name(const std::filesystem::path& dir, const std::string& id) {
+    char buf[256];
+    ssize_t n = ::readlink((dir / kIdIndex / id).c_str(), buf, sizeof buf);
+    if (n <= 0 || n >= static_cast<ssize_t>(sizeof buf)) return std::nullopt;
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
 } // namespace
 
 namespace {
@@ -184,6 +222,7 @@ ContainerState StateDir::rename(const std::string& key, const std::string& new_n
         throw_errno("cannot rename container state " + (dir_ / s.name).string());
     s.name = new_name;
     save(s);
+    index_id(dir_, s.id, s.name);
     std::error_code ec;
     if (std::filesystem::exists(std::filesystem::path(s.container_dir) / kBootFile, ec)) try {
             keep_for_boot(s); // brought back after a boot with its new name
@@ -230,6 +269,7 @@ FileLock StateDir::create(const ContainerState& s) {
         throw Error(Errc::conflict, "cannot lock " + (d / kOwnerLock).string(),
                     "another gantry holds it; try again");
     save(s);
+    index_id(dir_, s.id, s.name);
     return owner;
 }
 
@@ -263,6 +303,22 @@ std::optional<ContainerState> StateDir::find(const std::string& key) const {
     // a name is its directory's: one read (a scan of every state made `ps` quadratic)
     if (!key.empty() && key.find('/') == std::string::npos && key != "." && key != "..")
         if (auto s = read_state_in(dir_ / key); s && s->name == key) return *s;
+    if (indexable_id(key)) { // by the ID index: the ID itself, else the IDs KEY begins
+        auto indexed = [&](const std::string& id) -> std::shared_ptr<const ContainerState> {
+            auto name = indexed_name(dir_, id);
+            if (!name || !valid_container_name(*name)) return nullptr;
+            auto s = read_state_in(dir_ / *name);
+            return s && s->name == *name && s->id == id ? s : nullptr;
+        };
+        if (auto s = indexed(key)) return *s;
+        std::error_code ec;
+        for (auto& e : std::filesystem::directory_iterator(dir_ / kIdIndex, ec)) {
+            const std::string id = e.path().filename().string();
+            if (id.size() > key.size() && id.starts_with(key) && indexable_id(id))
+                if (auto s = indexed(id)) return *s;
+        }
+    }
+    // a record the index lacks (made by an older gantry, or its entry lost in a crash)
     std::error_code ec;
     for (auto& e : std::filesystem::directory_iterator(dir_, ec)) {
         auto s = read_state_in(e.path());
@@ -315,12 +371,14 @@ std::vector<ContainerState> StateDir::list() const {
 }
 
 bool StateDir::remove(const std::string& name) {
+    auto was = read_state_in(dir_ / name);
     // renamed first: of two removers (`gantry rm` and the container's --rm monitor) one wins
     auto gone = dir_ / (".removed-" + fs::unique_name());
     if (::rename((dir_ / name).c_str(), gone.c_str()) != 0) {
         if (errno == ENOENT) return false;
         throw_errno("cannot remove container state " + (dir_ / name).string());
     }
+    if (was && was->name == name) unindex_id(dir_, was->id);
     fs::remove_tree(gone);
     return true;
 }
