@@ -3,7 +3,7 @@
 to the container's stdin (the pipe its monitor holds, the Engine API attach's path), docker's
 detach keys (ctrl-p,ctrl-q, or --detach-keys) ending the attach and leaving the container
 running, the container's exit status when it ends; without a terminal, stdin piped in and
-docker's --sig-proxy; side by side with podman 4.3's `podman attach` where podman does the same
+docker's --sig-proxy; `exec -it`'s detach keys; side by side with podman 4.3's `podman attach` where podman does the same
 (podman detaches with status 0 and no message, docker with "read escape sequence" and 1: gantry
 keeps docker's)."""
 import os
@@ -82,6 +82,30 @@ def test_attach_to_a_terminal_detach_keys_and_the_exit_status(g, mk, tmp_path):
         r = g.run("attach", name, check=False)
         assert r.code == 5 and "You cannot attach to a stopped container" in r.err, r.err
         r = g.run("attach", "--detach-keys", "ctrl-1", name, check=False)
+        assert r.code == 2 and "Invalid detach keys" in r.err, r.err
+    finally:
+        g.run("rm", "-f", name, check=False)
+
+
+def test_exec_it_detach_keys_leave_the_process_running(g, mk, tmp_path):
+    """`exec -it`'s detach keys (docker's): the exec'd shell runs on after the client left
+    (its terminal drained by a process of its own session), found by a second exec; the
+    container's own process is untouched."""
+    img = load_busybox(g, mk, tmp_path)
+    name = f"ate{os.getpid()}"
+    g.run("run", "-d", "--name", name, img, "sleep", "300")
+    try:
+        a = Pty(g.cmd("exec", "-it", "--detach-keys", "ctrl-x", name, "sh"), env=g.environ())
+        a.send(b"exec sleep 271\r")  # the shell becomes a process a second exec can find
+        a.read_until(b"exec sleep 271\r\n")  # the line taken
+        a.send(b"\x18")
+        assert a.wait() == 1 and b"read escape sequence" in a.out, a.out
+        deadline = time.monotonic() + 30  # (its exec, right after the line, is not observable)
+        while "sleep 271" not in (ps := g.run("exec", name, "ps", "-o", "args").out):
+            assert time.monotonic() < deadline, ps
+            time.sleep(0.05)
+        assert "sleep 300" in ps, ps
+        r = g.run("exec", "-t", "--detach-keys", "ctrl-1", name, "true", check=False)
         assert r.code == 2 and "Invalid detach keys" in r.err, r.err
     finally:
         g.run("rm", "-f", name, check=False)
