@@ -176,6 +176,12 @@ TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
     EXPECT_EQ(r.cpu_shares, "512");
     EXPECT_EQ(r.cpuset_cpus, "0");
     EXPECT_EQ(r.cpuset_mems, "0");
+    // docker-py's create_host_config(cpu_rt_period=, cpu_rt_runtime=) spells them CPU...
+    r = create_request(json::parse(R"({"Image":"i","HostConfig":{"CPURealtimePeriod":2000,
+      "CPURealtimeRuntime":700}})"),
+                       "");
+    EXPECT_EQ(r.cpu_rt_period, "2000");
+    EXPECT_EQ(r.cpu_rt_runtime, "700");
     // docker-py's uts_mode='host'; anything else but docker's "" is refused naming the field
     EXPECT_EQ(
         create_request(json::parse(R"({"Image":"i","HostConfig":{"UTSMode":"host"}})"), "").uts,
