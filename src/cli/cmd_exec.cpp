@@ -2,12 +2,14 @@
 #include "engine/exec.hpp"
 #include "util/error.hpp"
 
+#include <cstdio>
+
 namespace gantry::cli {
 
 void register_exec(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> env;
-        std::string workdir, user;
+        std::string workdir, user, detach_keys;
         bool interactive = false, tty = false;
     };
     auto o = std::make_shared<Opts>();
@@ -22,6 +24,9 @@ void register_exec(CLI::App& app, Context& ctx) {
     opts.flag(nullptr, "-i,--interactive", o->interactive,
               "Keep stdin open (stdin is always passed)");
     opts.flag(nullptr, "-t,--tty", o->tty, "Allocate a terminal");
+    opts.option(nullptr, "--detach-keys", o->detach_keys,
+                "With -t on a terminal: the keys that detach and leave the process running "
+                "(default ctrl-p,ctrl-q)");
     cmd->callback([&ctx, o, rest] {
         ctx.action = [o, rest = *rest] {
             if (rest.size() < 2)
@@ -34,7 +39,12 @@ void register_exec(CLI::App& app, Context& ctx) {
             r.workdir = o->workdir;
             r.user = o->user;
             r.tty = o->tty;
-            return engine::exec(r);
+            r.detach_keys = o->detach_keys;
+            bool detached = false;
+            int status = engine::exec(r, &detached);
+            if (!detached) return status;
+            std::fputs("read escape sequence\n", stderr); // docker's words and status
+            return 1;
         };
     });
 }

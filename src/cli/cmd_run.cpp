@@ -123,6 +123,11 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
              "CPUs the container may run on (e.g. 0-3,8)");
     o.option(iso, engine::flags::kCpusetMems, f->cpuset_mems,
              "NUMA memory nodes the container may allocate on (e.g. 0,1)");
+    o.option(iso, engine::flags::kCpuRtPeriod, f->cpu_rt_period,
+             "Realtime period in microseconds (cgroup v1's cpu.rt_period_us)");
+    o.option(iso, engine::flags::kCpuRtRuntime, f->cpu_rt_runtime,
+             "Realtime runtime in microseconds of each period (cpu.rt_runtime_us, cgroup v1 only; "
+             "the cgroups above get the budget it needs)");
     o.option(iso, engine::flags::kPidsLimit, f->pids_limit,
              "Process limit (-1: unlimited) through the pids cgroup");
     o.list(iso, "--ulimit", f->ulimits,

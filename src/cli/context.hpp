@@ -128,6 +128,7 @@ void register_unpause(CLI::App& app, Context& ctx);
 void register_container(CLI::App& app, Context& ctx);
 void register_rm(CLI::App& app, Context& ctx);
 void register_logs(CLI::App& app, Context& ctx);
+void register_attach(CLI::App& app, Context& ctx);
 void register_wait(CLI::App& app, Context& ctx);
 void register_diff(CLI::App& app, Context& ctx);
 void register_commit(CLI::App& app, Context& ctx);

@@ -168,6 +168,7 @@ constexpr Command kCommands[] = {
     {"rm", register_rm},
     {"container", register_container},
     {"logs", register_logs},
+    {"attach", register_attach},
     {"wait", register_wait},
     {"diff", register_diff},
     {"commit __commit", register_commit}, // __commit: hidden, POST /commit's helper

@@ -31,6 +31,7 @@ constexpr GroupVerb kGroupVerbs[] = {
     {"image", "tag", "tag"},
     {"container", "exec", "exec"},
     {"container", "logs", "logs"},
+    {"container", "attach", "attach"},
     {"container", "inspect", "inspect --type container"},
     {"container", "ls", "ps"},
     {"container", "list", "ps"},
@@ -62,8 +63,6 @@ struct Missing {
 constexpr std::string_view kNoDaemon =
     "gantry has no daemon: its containers are processes of the user who ran them";
 constexpr Missing kMissing[] = {
-    {"attach", "a detached container's output is a file: `gantry logs -f NAME`; run in the "
-               "foreground (without -d) to use the container's stdin and terminal"},
     {"update", "a container's limits are set when it starts (--memory, --cpus, --pids-limit)"},
     {"export", "bind-mount a host directory and write the files there, or `gantry save` the image"},
     {"swarm", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
@@ -206,7 +205,7 @@ Ending unknown_command(std::string_view word) {
     const Missing* m = find(word);
     if (!m && word.find(' ') != std::string_view::npos) {
         auto verb = word.substr(word.find(' ') + 1);
-        m = find(verb); // `container attach`: docker's `attach`
+        m = find(verb); // `container export`: docker's `export`
         if (!m) m = find(word.substr(0, word.find(' ')));
     }
     std::string hint = m ? std::string(m->hint) + " (docs/docker-cli.md)"

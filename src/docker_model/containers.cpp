@@ -284,6 +284,8 @@ json inspect_container(const records::ContainerState& s, bool running) {
                   {"CpuShares", res.cpu.shares.value_or(0)},
                   {"CpusetCpus", res.cpu.cpus},
                   {"CpusetMems", res.cpu.mems},
+                  {"CpuRealtimePeriod", res.cpu.realtime_period.value_or(0)},
+                  {"CpuRealtimeRuntime", res.cpu.realtime_runtime.value_or(0)},
                   {"PidsLimit",
                    res.pids_limit && *res.pids_limit > 0 ? json(*res.pids_limit) : json(nullptr)},
                   {"ReadonlyRootfs", spec.root_readonly},

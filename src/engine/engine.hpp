@@ -81,6 +81,8 @@ inline constexpr const char* kMemorySwappiness = "--memory-swappiness";
 inline constexpr const char* kCpuShares = "-c,--cpu-shares";
 inline constexpr const char* kCpusetCpus = "--cpuset-cpus";
 inline constexpr const char* kCpusetMems = "--cpuset-mems";
+inline constexpr const char* kCpuRtPeriod = "--cpu-rt-period";
+inline constexpr const char* kCpuRtRuntime = "--cpu-rt-runtime";
 inline constexpr const char* kIpc = "--ipc";
 inline constexpr const char* kPid = "--pid";
 inline constexpr const char* kUts = "--uts";
@@ -90,7 +92,7 @@ inline constexpr const char* kGpuMemoryReservation = "--gpu-memory-reservation";
 // -a leaves streams out: the container must start after they were pointed at /dev/null
 inline constexpr const char* kAttach = "-a,--attach";
 } // namespace flags
-inline constexpr std::array<std::string_view, 20> kStartPathFlags = {flags::kDetach,
+inline constexpr std::array<std::string_view, 22> kStartPathFlags = {flags::kDetach,
                                                                      flags::kInit,
                                                                      flags::kNetwork,
                                                                      flags::kUserns,
@@ -109,7 +111,9 @@ inline constexpr std::array<std::string_view, 20> kStartPathFlags = {flags::kDet
                                                                      flags::kUts,
                                                                      flags::kGpuNuma,
                                                                      flags::kGpuMemory,
-                                                                     flags::kGpuMemoryReservation};
+                                                                     flags::kGpuMemoryReservation,
+                                                                     flags::kCpuRtPeriod,
+                                                                     flags::kCpuRtRuntime};
 // Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
 // not or cannot start early).
 std::unique_ptr<runtime::EarlyStart>

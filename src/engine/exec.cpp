@@ -79,7 +79,8 @@ std::string exec_event_action(const std::string& what, const std::vector<std::st
     return line;
 }
 
-int exec(const ExecRequest& request) {
+int exec(const ExecRequest& request, bool* detached) {
+    auto keys = runtime::DetachKeys::parse(request.detach_keys); // refused before anything runs
     records::StateDir states;
     auto s = states.get_started(request.container);
     if (!s.running())
@@ -98,13 +99,19 @@ int exec(const ExecRequest& request) {
     journal.append(records::container_event(s, exec_event_action("exec_start", spec.args),
                                             {{"execID", exec_id}}));
     int status = 0;
+    bool left = false; // the client detached: the process runs on
     try {
-        status = runtime::exec_in(s.pid, spec, userns::is_single_id(spec.gid_mappings));
+        status = runtime::exec_in(s.pid, spec, userns::is_single_id(spec.gid_mappings),
+                                  request.tty ? &keys : nullptr, &left);
     } catch (const Error& e) {
         journal.append(records::container_event(
             s, "exec_die",
             {{"execID", exec_id}, {"exitCode", std::to_string(exit_status(e.code()))}}));
         throw;
+    }
+    if (left) {
+        if (detached) *detached = true;
+        return 0;
     }
     journal.append(records::container_event(
         s, "exec_die", {{"execID", exec_id}, {"exitCode", std::to_string(status)}}));

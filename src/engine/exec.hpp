@@ -20,6 +20,8 @@ struct ExecRequest {
     std::string workdir;              // absolute; empty: the container's
     std::string user;                 // NAME[:GROUP] or UID[:GID]; empty: the container's
     bool tty = false;
+    // docker's --detach-keys ("": its default, ctrl-p,ctrl-q), with TTY and a terminal on stdin
+    std::string detach_keys;
 };
 
 // The process spec REQUEST starts in the running container S: a user name is looked up in the
@@ -30,7 +32,9 @@ oci::RuntimeSpec exec_spec(const records::ContainerState& s, const ExecRequest& 
 
 // Runs REQUEST in its container and returns the process's exit status; Error(conflict) when
 // the container is not running, and errors before the start as runtime::exec_in throws them.
-int exec(const ExecRequest& request);
+// With a terminal, REQUEST's detach keys end it early: DETACHED set, the process left running
+// (no exec_die: it has not ended), 0 returned.
+int exec(const ExecRequest& request, bool* detached = nullptr);
 
 // docker's exec event actions: "exec_create: CMD ARGS..." (the command as one line),
 // "exec_start: ...", "exec_die".

@@ -8,6 +8,7 @@
 #include "runspec/mount_flag.hpp"
 #include "runtime/caller_cpuset.hpp"
 #include "runtime/resources.hpp"
+#include "runtime/rt_budget.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -231,6 +232,15 @@ runtime::Resources resources(const RunRequest& r) {
                 runtime::parse_cpuset(r.cpuset_mems, "--cpuset-mems", runtime::available_mems());
         }
     }
+    if (!r.cpu_rt_period.empty())
+        res.cpu_rt_period = runtime::parse_cpu_rt(r.cpu_rt_period, "--cpu-rt-period");
+    if (!r.cpu_rt_runtime.empty())
+        res.cpu_rt_runtime = runtime::parse_cpu_rt(r.cpu_rt_runtime, "--cpu-rt-runtime");
+    if (res.cpu_rt_period || res.cpu_rt_runtime) // the host has a realtime budget: cgroup v1's
+        runtime::realtime_hierarchy(res.cpu_rt_period && res.cpu_rt_runtime
+                                        ? "--cpu-rt-period and --cpu-rt-runtime"
+                                    : res.cpu_rt_period ? "--cpu-rt-period"
+                                                        : "--cpu-rt-runtime");
     runtime::check_together(res);
     return res;
 }

@@ -69,6 +69,8 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("cpu_shares", r.cpu_shares);
     v("cpuset_cpus", r.cpuset_cpus);
     v("cpuset_mems", r.cpuset_mems);
+    v("cpu_rt_period", r.cpu_rt_period);
+    v("cpu_rt_runtime", r.cpu_rt_runtime);
     v("ulimits", r.ulimits);
     v("security_opt", r.security_opt);
     v("fake_root", r.fake_root);

@@ -119,6 +119,8 @@ struct RunRequest {
     // --cpuset-mems: docker's further cgroup limits, as given ("": not set)
     std::string memory_swap, memory_reservation, memory_swappiness, cpu_shares, cpuset_cpus,
         cpuset_mems;
+    // --cpu-rt-period, --cpu-rt-runtime: cgroup v1's realtime budget, microseconds as given
+    std::string cpu_rt_period, cpu_rt_runtime;
     std::vector<std::string> ulimits;      // --ulimit NAME=SOFT[:HARD]
     std::vector<std::string> security_opt; // seccomp=unconfined, no-new-privileges
     // --fake-root: chown/setuid/setgroups and device mknod succeed without doing anything (a

@@ -38,7 +38,8 @@ std::array<std::vector<oci::IdMapping>, 2> Caller::id_maps(const std::string& us
 bool asks_for_limits(const RunRequest& r) {
     for (const std::string* v :
          {&r.memory, &r.cpus, &r.pids_limit, &r.memory_swap, &r.memory_reservation,
-          &r.memory_swappiness, &r.cpu_shares, &r.cpuset_cpus, &r.cpuset_mems})
+          &r.memory_swappiness, &r.cpu_shares, &r.cpuset_cpus, &r.cpuset_mems, &r.cpu_rt_period,
+          &r.cpu_rt_runtime})
         if (!v->empty()) return true;
     // the cpuset and dmem limits the GPU step may set (engine/gpu_share.hpp)
     return (!r.gpu_numa.empty() && r.gpu_numa != "off") || !r.gpu_memory.empty() ||

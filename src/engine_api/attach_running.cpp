@@ -5,10 +5,9 @@
 // hangs up; with stdin=1 to a container that keeps its stdin open (-i), what the client sends
 // written to it, and on a terminal its detach keys end the attach and leave it running.
 #include "container_log/output.hpp"
+#include "engine/attach.hpp"
 #include "engine_api/sessions.hpp"
 #include "records/state.hpp"
-#include "util/error.hpp"
-#include "util/fs.hpp"
 
 #include <cerrno>
 #include <cstdint>
@@ -33,42 +32,20 @@ bool api_ar_send(int sock, const std::string& data) {
     return true;
 }
 
-// all of DATA to FD (the container's stdin); false when its reader closed it
-bool api_ar_write(int fd, const std::string& data) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
-// What the client sent (DATA) through IN's detach keys to the container's stdin; false once
-// the keys detached the client. A stdin the container closed takes nothing more.
-bool api_ar_forward(AttachedStdin& in, std::string_view data) {
-    bool detached = false;
-    std::string bytes = in.keys ? in.keys->scan(data, detached) : std::string(data);
-    if (in.fd && !bytes.empty() && !api_ar_write(in.fd.get(), bytes)) in.fd = Fd();
-    return !detached;
-}
-
-// The client's bytes on SOCK, once it is readable: to IN (false when its keys detached it), or
-// dropped without IN; false too when it hung up (a half-close is not: docker's CLI may send no
+// The client's bytes on SOCK, once poll said REVENTS: to IN (detached when its keys came), or
+// dropped without IN; gone when it hung up (a half-close is not: docker's CLI may send no
 // stdin, and ends it so)
-bool api_ar_take_input(int sock, AttachedStdin* in, bool& eof) {
-    pollfd p{sock, POLLIN, 0};
-    if (eof || ::poll(&p, 1, 0) <= 0) return true;
-    if (p.revents & (POLLERR | POLLHUP)) return false;
+engine::InputStep api_ar_take_input(int sock, short revents, AttachedStdin* in) {
+    if (revents & (POLLERR | POLLHUP)) return engine::InputStep::gone;
     char buf[4096];
     ssize_t n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0) {
-        eof = true;
-        return true;
-    }
-    if (n < 0) return errno == EAGAIN || errno == EINTR;
-    return !in || api_ar_forward(*in, std::string_view(buf, static_cast<std::size_t>(n)));
+    if (n == 0) return engine::InputStep::ended;
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? engine::InputStep::more
+                                                 : engine::InputStep::gone;
+    if (in && !in->forward(std::string_view(buf, static_cast<std::size_t>(n))))
+        return engine::InputStep::detached;
+    return engine::InputStep::more;
 }
 
 } // namespace
@@ -83,43 +60,37 @@ void await_headers_read(int sock) {
 
 bool attach_running(const records::ContainerState& s, unsigned streams, int sock, bool logs,
                     bool follow, bool finish, AttachedStdin* in, std::string_view early) {
-    if (in && !api_ar_forward(*in, early)) return false; // detached at once: the stdin's end
-    auto reader = container_log::OutputReader::open(s.container_dir);
-    if (!reader) { // removed meanwhile, or never started: nothing (more) will come
-        if (finish) ::shutdown(sock, SHUT_WR);
-        return false;
-    }
-    if (!logs)
-        reader->tail(0, streams); // from now on
-    else
-        await_headers_read(sock);
+    if (in && !in->forward(early)) return false; // detached at once: the stdin's end
+    if (logs) await_headers_read(sock);
     const bool framed = !s.spec.terminal;
     std::string out;
-    auto sink = [&out, framed](int stream, const char* data, std::size_t n) {
+    engine::Attachment a;
+    a.streams = streams;
+    a.logs = logs;
+    a.follow = follow;
+    a.output = [&out, framed](int stream, const char* data, std::size_t n) {
         if (framed)
             container_log::append_line_frames(out, stream, data, n);
         else
             out.append(data, n);
+        return true;
     };
-    auto state_file = records::StateDir().dir() / s.name / "state.json";
-    container_log::OutputWatch watch(reader->fd());
-    bool running = follow, client_eof = false;
-    try {
-        for (;;) {
-            reader->read(streams, sink);
-            if (!out.empty() && !api_ar_send(sock, out)) return false;
-            out.clear();
-            if (!running) break;
-            // its workload, then its monitor recording the end (so the copier is done); until
-            // then, or its removal; what was written up to then is read once more
-            running = (s.running() || s.monitor_alive()) && fs::stdfs::exists(state_file);
-            if (running) {
-                if (!api_ar_take_input(sock, in, client_eof)) return false; // gone, or detached
-                watch.wait(100, client_eof ? -1 : sock);
-            }
-        }
-    } catch (const Error&) {
-        // the file went bad under us: end the stream
+    a.flush = [&out, sock] {
+        bool sent = out.empty() || api_ar_send(sock, out);
+        out.clear();
+        return sent;
+    };
+    a.input_fd = sock;
+    a.on_input = [sock, in](short revents) { return api_ar_take_input(sock, revents, in); };
+    switch (engine::attach(s, a)) {
+    case engine::AttachEnd::gone:
+    case engine::AttachEnd::detached:
+        return false;
+    case engine::AttachEnd::no_output: // removed meanwhile, or never started
+        if (finish) ::shutdown(sock, SHUT_WR);
+        return false;
+    case engine::AttachEnd::ended:
+        break;
     }
     if (finish) ::shutdown(sock, SHUT_WR);
     return true;

@@ -152,6 +152,11 @@ std::vector<std::string> api_exec_args(const ApiExec& e) {
     std::vector<std::string> a = {"exec"};
     if (e.tty) a.push_back("-t");
     if (e.in) a.push_back("-i");
+    // the keys the service matches first (a broken sequence it passes on breaks there too)
+    if (e.tty)
+        a.push_back("--detach-keys=" + (e.detach_keys.empty()
+                                            ? std::string(runtime::kDefaultDetachKeys)
+                                            : e.detach_keys));
     for (auto& v : e.env) a.insert(a.end(), {"-e", v});
     if (!e.user.empty()) a.insert(a.end(), {"-u", e.user});
     if (!e.workdir.empty()) a.insert(a.end(), {"-w", e.workdir});

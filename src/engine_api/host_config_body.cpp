@@ -240,6 +240,11 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
             r.cpuset_cpus = api_cb_string(v, f);
         } else if (key == "CpusetMems") {
             r.cpuset_mems = api_cb_string(v, f);
+        } else if (key == "CpuRealtimePeriod" || key == "CPURealtimePeriod") {
+            // docker-py writes CPU (Go's decoder takes a key in any case), docker's CLI Cpu
+            if (auto n = api_cb_int(v, f); n != 0) r.cpu_rt_period = std::to_string(n);
+        } else if (key == "CpuRealtimeRuntime" || key == "CPURealtimeRuntime") {
+            if (auto n = api_cb_int(v, f); n != 0) r.cpu_rt_runtime = std::to_string(n);
         } else if (key == "Ulimits") {
             if (v.is_null()) continue;
             if (!v.is_array()) api_cb_type(f, "a list of objects");

@@ -6,8 +6,9 @@
 // through a pty with one), then keeps its exit status for wait and exec's inspect.
 #pragma once
 
-#include "engine_api/detach_keys.hpp"
+#include "engine/attach.hpp"
 #include "records/state.hpp"
+#include "runtime/detach_keys.hpp"
 #include "util/fd.hpp"
 
 #include <condition_variable>
@@ -22,13 +23,9 @@
 
 namespace gantry::engine_api {
 
-// An attached client's way into a running container's stdin (records::ContainerState::
-// stdin_writer) and, where it has a terminal, its detach keys: without one, docker's daemon
-// passes every byte on (binary input), and so does gantry.
-struct AttachedStdin {
-    Fd fd;
-    std::optional<DetachKeys> keys;
-};
+// An attached client's way into a running container's stdin (engine/attach.hpp)
+using engine::AttachedStdin;
+using runtime::DetachKeys;
 
 struct Session {
     std::mutex m;

@@ -36,6 +36,8 @@ CgroupRequest::CgroupRequest(const Resources& r) {
     need(!r.cpuset_cpus.empty(), "cpuset", "--cpuset-cpus");
     need(!r.cpuset_mems.empty(), "cpuset", "--cpuset-mems");
     need(r.pids.has_value(), "pids", "--pids-limit");
+    need(r.cpu_rt_period.has_value(), "cpu", "--cpu-rt-period");
+    need(r.cpu_rt_runtime.has_value(), "cpu", "--cpu-rt-runtime");
     need(!r.dmem_max.empty(), "dmem", "--gpu-memory");
     need(!r.dmem_min.empty(), "dmem", "--gpu-memory-reservation");
     subject =

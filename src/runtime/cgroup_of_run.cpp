@@ -2,6 +2,7 @@
 // process may write (its controllers enabled there), on a v1 or hybrid host as `gantry oci`'s.
 #include "runtime/cgroup_writes.hpp"
 #include "runtime/container_cgroup.hpp"
+#include "runtime/rt_budget.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -159,6 +160,10 @@ ContainerCgroup ContainerCgroup::for_run(const std::string& name, const Resource
         throw Error(Errc::invalid, "invalid cgroup name \"" + name + "\"");
 
     if (probe.root.empty() && needs_v1(request, probe)) {
+        if (r.cpu_rt_runtime) // docker's daemon gives its parent cgroup a budget: this run does
+            make_realtime_room(realtime_hierarchy("--cpu-rt-runtime", probe),
+                               of_process(0, probe).dir("cpu"), name, r.cpu_rt_period.value_or(0),
+                               *r.cpu_rt_runtime, "--cpu-rt-runtime");
         ContainerCgroup::Place place;
         place.id = name; // below this process's own cgroup in each hierarchy
         place.probe = probe;

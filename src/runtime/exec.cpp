@@ -212,13 +212,14 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
     return inner;
 }
 
-int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
+int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, DetachKeys* keys,
+            bool* detached) {
     ForwardedSignalsBlocked blocked;
     Fd master;
     const ContainerCgroup cgroups = ContainerCgroup::of_process(pid);
     pid_t inner = exec_start(pid, spec, single_id, &master, nullptr,
                              [&](pid_t p) { cgroups.join_process(p); });
-    return supervise(inner, blocked.set(), master ? master.get() : -1);
+    return supervise(inner, blocked.set(), master ? master.get() : -1, true, keys, detached);
 }
 
 } // namespace gantry::runtime

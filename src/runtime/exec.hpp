@@ -6,6 +6,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
+#include "runtime/detach_keys.hpp"
 #include "seccomp/seccomp.hpp"
 #include "util/fd.hpp"
 
@@ -23,7 +24,9 @@ using BeforeExec = std::function<void(pid_t)>;
 // user, capabilities, seccomp, terminal). The process joins the cgroups PID is in
 // (ContainerCgroup::of_process) before it runs the program. Returns its exit status; errors
 // before it started throw Error (125/126/127 as for run).
-int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id);
+// KEYS: docker's detach keys on a terminal (supervise: DETACHED set, the process left running).
+int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, DetachKeys* keys = nullptr,
+            bool* detached = nullptr);
 // The same start without the supervision (`gantry oci exec --detach`): returns the host pid of
 // the started process, our child (we are its subreaper); MASTER_OUT receives the terminal's
 // master when spec.terminal. FILTER: when given (a bundle's linux.seccomp, `gantry oci exec`),

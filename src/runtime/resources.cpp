@@ -48,6 +48,8 @@ oci::LinuxResources to_linux_resources(const Resources& r) {
     out.cpu.shares = r.cpu_shares;
     out.cpu.cpus = r.cpuset_cpus;
     out.cpu.mems = r.cpuset_mems;
+    out.cpu.realtime_period = r.cpu_rt_period;
+    out.cpu.realtime_runtime = r.cpu_rt_runtime;
     if (r.cpus) {
         auto nanos = static_cast<std::int64_t>(*r.cpus * static_cast<double>(kNanos) + 0.5);
         std::int64_t quota = nanos * kPeriod / kNanos;
@@ -74,6 +76,8 @@ std::vector<std::string> Resources::flags() const {
     add(!cpuset_cpus.empty(), "--cpuset-cpus");
     add(!cpuset_mems.empty(), "--cpuset-mems");
     add(pids.has_value(), "--pids-limit");
+    add(cpu_rt_period.has_value(), "--cpu-rt-period");
+    add(cpu_rt_runtime.has_value(), "--cpu-rt-runtime");
     add(!dmem_max.empty(), "--gpu-memory");
     add(!dmem_min.empty(), "--gpu-memory-reservation");
     return out;
@@ -93,6 +97,12 @@ void check_together(const Resources& r) {
     if (r.memory_reservation && limited && *r.memory_reservation > *r.memory)
         throw Error(Errc::usage, "--memory-reservation is above --memory",
                     "a reservation is a soft limit below the hard one: lower it");
+    if (r.cpu_rt_period && r.cpu_rt_runtime && *r.cpu_rt_runtime > *r.cpu_rt_period)
+        throw Error(Errc::usage,
+                    "--cpu-rt-runtime (" + std::to_string(*r.cpu_rt_runtime) +
+                        ") is above --cpu-rt-period (" + std::to_string(*r.cpu_rt_period) +
+                        "): the runtime is a part of each period",
+                    "give --cpu-rt-runtime at most --cpu-rt-period's microseconds");
 }
 
 std::optional<std::int64_t> parse_memory_swap(const std::string& value) {
@@ -193,6 +203,18 @@ std::optional<std::uint64_t> parse_cpu_shares(const std::string& value) {
                     "--cpu-shares: " + value + " is out of range: the kernel takes 2 to 262144",
                     "1024 is the default weight: give a share relative to it");
     return static_cast<std::uint64_t>(v);
+}
+
+std::optional<std::int64_t> parse_cpu_rt(const std::string& value, const std::string& flag) {
+    constexpr std::int64_t kMax = std::int64_t{1} << 40; // the budget's sums stay in 64 bits
+    auto v = whole_number(value, flag, "microseconds, a whole number (0: not set)");
+    if (v == 0) return std::nullopt;
+    if (v < 0 || v >= kMax)
+        throw Error(Errc::usage, flag + ": " + value + " is out of range: microseconds from 1",
+                    flag == "--cpu-rt-runtime"
+                        ? "a runtime is a part of each period (1000000 us by default)"
+                        : "the kernel's default period is 1000000 us (one second)");
+    return v;
 }
 
 std::string parse_cpuset(const std::string& value, const std::string& flag,

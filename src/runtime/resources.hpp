@@ -1,5 +1,6 @@
 // Resource limits a run asks for (--memory, --memory-swap, --memory-reservation,
-// --memory-swappiness, --cpus, --cpu-shares, --cpuset-cpus, --cpuset-mems, --pids-limit, and the
+// --memory-swappiness, --cpus, --cpu-shares, --cpuset-cpus, --cpuset-mems, --pids-limit,
+// --cpu-rt-period, --cpu-rt-runtime, and the
 // device memory gpu_limits/ turns --gpu-memory into;
 // container_cgroup.hpp applies them) and docker's grammar for those flags' values, with
 // --shm-size's: sizes in docker's binary units (util/units.hpp's parse_size: 512k = 512 KiB,
@@ -23,14 +24,16 @@ struct Resources {
     std::optional<double> cpus;                     // CPUs; 0 = unlimited
     std::optional<std::uint64_t> cpu_shares;        // a relative weight, 2-262144
     std::string cpuset_cpus, cpuset_mems;           // "0-3,5"; "" = not set
-    std::optional<std::int64_t> pids;               // -1 = unlimited
+    // cgroup v1's realtime budget: RUNTIME microseconds of every PERIOD (rt_budget.hpp)
+    std::optional<std::int64_t> cpu_rt_period, cpu_rt_runtime;
+    std::optional<std::int64_t> pids; // -1 = unlimited
     // cgroup v2's dmem.max and dmem.min: "REGION BYTES" lines (--gpu-memory,
     // --gpu-memory-reservation through gpu_limits/dmem.hpp); "" = not set
     std::string dmem_max, dmem_min;
     bool any() const {
         return memory || memory_swap || memory_reservation || memory_swappiness || cpus ||
                cpu_shares || !cpuset_cpus.empty() || !cpuset_mems.empty() || pids ||
-               !dmem_max.empty() || !dmem_min.empty();
+               cpu_rt_period || cpu_rt_runtime || !dmem_max.empty() || !dmem_min.empty();
     }
     // The docker flags the set fields came from, in the order above ("--memory", ...).
     std::vector<std::string> flags() const;
@@ -65,6 +68,9 @@ std::optional<std::int64_t> parse_memory_reservation(const std::string& value);
 std::optional<std::uint64_t> parse_memory_swappiness(const std::string& value);
 // --cpu-shares: 2 to 262144 (the kernel's range; docker clamps, gantry refuses), 0 not set.
 std::optional<std::uint64_t> parse_cpu_shares(const std::string& value);
+// --cpu-rt-period / --cpu-rt-runtime (FLAG): microseconds, a whole number above 0 and below
+// 2^40 (0 is docker's "not set": nullopt).
+std::optional<std::int64_t> parse_cpu_rt(const std::string& value, const std::string& flag);
 // --cpuset-cpus / --cpuset-mems (FLAG): a list such as "0-3,5" of CPUs (or NUMA nodes) each of
 // which AVAILABLE (the same form: what this process may use) holds; returned as given.
 std::string parse_cpuset(const std::string& value, const std::string& flag,

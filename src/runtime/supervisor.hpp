@@ -2,6 +2,8 @@
 // forwards to the container, a terminal it proxies, and the wait for the exit status.
 #pragma once
 
+#include "runtime/detach_keys.hpp"
+
 #include <signal.h>
 #include <sys/types.h>
 
@@ -31,6 +33,10 @@ class ForwardedSignalsBlocked {
 // pty_master >= 0 (raw mode on our stdin if it is a tty, window size on SIGWINCH), and returns
 // the exit status of pid (128+N when killed by signal N). PROXY false (run --sig-proxy=false):
 // the signals are taken and dropped instead of passed on, and the container goes on.
-int supervise(pid_t pid, const sigset_t& fwd, int pty_master, bool proxy = true);
+// KEYS (a terminal on both sides only: docker's detach keys): once they come, our terminal is
+// restored, a process of its own session takes over reading the pty (its output dropped) so
+// that PID runs on, and supervise returns at once with DETACHED set (PID is left unwaited).
+int supervise(pid_t pid, const sigset_t& fwd, int pty_master, bool proxy = true,
+              DetachKeys* keys = nullptr, bool* detached = nullptr);
 
 } // namespace gantry::runtime::detail

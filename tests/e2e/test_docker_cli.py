@@ -206,8 +206,8 @@ def test_docker_groups_and_aliases(g, tmp_path):
 
 
 @pytest.mark.parametrize("line,words", [
-    (["attach", "x"], ["unknown command `attach`", "gantry logs -f"]),
-    (["container", "attach", "x"], ["unknown command `container attach`", "gantry logs -f"]),
+    (["export", "x"], ["unknown command `export`", "gantry save"]),
+    (["container", "export", "x"], ["unknown command `container export`", "gantry save"]),
     (["frobnicate", "--help"], ["unknown command `frobnicate`", "gantry --help"]),
     (["secret", "ls"], ["unknown command `secret`", "-v /path/secret"]),
     (["run", "--dns", "1.1.1.1", "x"], ["unknown flag `--dns`", "resolv.conf",

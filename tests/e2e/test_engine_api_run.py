@@ -10,6 +10,7 @@ import pty
 import select
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -420,14 +421,19 @@ def test_stats_one_shot_streamed_and_docker_stats_no_stream(svc):
     # docker's further limits (MemorySwap, CpuShares, CpusetCpus, MemoryReservation) are applied
     # and inspect shows them back as docker's daemon does
     cpu = str(min(os.sched_getaffinity(0)))
+    # docker's --cpu-rt-runtime where the host has cgroup v1's realtime budget (CpuRealtime*)
+    rt = ["--cpu-rt-runtime", "10000"] if Path("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() \
+        else []
     docker(svc, "run", "-d", "-m", "64m", "--memory-swap", "-1", "--memory-reservation", "32m",
-           "--cpu-shares", "512", "--cpuset-cpus", cpu, "--name", name, "sample:latest", "sh",
-           "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 30")
+           "--cpu-shares", "512", "--cpuset-cpus", cpu, *rt, "--name", name, "sample:latest",
+           "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 30")
     try:
         shown = docker(svc, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} "
                        "{{.HostConfig.MemoryReservation}} {{.HostConfig.CpuShares}} "
-                       "{{.HostConfig.CpusetCpus}}", name).stdout.split()
-        assert shown == [str(64 << 20), "-1", str(32 << 20), "512", cpu], shown
+                       "{{.HostConfig.CpusetCpus}} {{.HostConfig.CpuRealtimeRuntime}}",
+                       name).stdout.split()
+        assert shown == [str(64 << 20), "-1", str(32 << 20), "512", cpu,
+                         "10000" if rt else "0"], shown
         r = docker(svc, "stats", "--no-stream", name)
         head, row = r.stdout.splitlines()[:2]
         assert head.startswith("CONTAINER ID") and "MEM USAGE / LIMIT" in head, r.stdout

@@ -94,6 +94,7 @@ def podman(tmp_path, oci_bin):
             assert p.returncode == 0, f"podman {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
         return p
 
+    run.cmd, run.env, run.cwd = cmd, env, base  # for a podman process of a test's own
     yield run
     run("rm", "-a", "-f", check=False)
     run("rmi", "-a", "-f", check=False)

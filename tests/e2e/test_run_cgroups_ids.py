@@ -1,6 +1,8 @@
 """gantry run's cgroups (limits, exec joining them, their removal), user namespaces and IDs
 (subordinate IDs, the single-ID map, keep-id), and usage errors that name the flag and the fix."""
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,78 @@ def test_detached_containers_cgroup_removed_when_it_ends(g, mk, tmp_path):
     finally:
         g.run("rm", "-f", name)
     assert cgroup_dirs_named(f"gantry-{cid}") == []
+
+
+RT_TOP = Path("/sys/fs/cgroup/cpu")
+
+
+def test_realtime_budget_applied_given_by_the_parents_or_refused(g, mk, tmp_path):
+    """--cpu-rt-period and --cpu-rt-runtime are the container's cpu.rt_period_us and
+    cpu.rt_runtime_us (cgroup v1), and the kernel then lets its process become a realtime one
+    (chrt from the host: a cgroup without a budget refuses SCHED_FIFO even to root, as the run
+    started from a cgroup of no budget shows first). Run from that cgroup, gantry gives it the
+    budget the container needs (docker's daemon does so with its --cpu-rt-runtime); more than
+    the host's budget is refused naming it; on cgroup v2 the flags are refused."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: gantry makes cgroups on this host as root")
+    img = load_busybox(g, mk, tmp_path)
+    if not (RT_TOP / "cpu.rt_runtime_us").exists():
+        r = g.run("run", "--rm", "--cpu-rt-runtime", "10000", img, "true", check=False)
+        assert r.code == 2 and "--cpu-rt-runtime cannot be applied" in r.err, r.err
+        return
+    parent = RT_TOP / f"gantry-rt-{os.getpid()}"
+    parent.mkdir()
+    name = f"rt{os.getpid()}"
+    join = lambda: (parent / "cgroup.procs").write_text(str(os.getpid()))  # noqa: E731
+    try:
+        # a process in a cgroup without a budget may not become realtime, root's neither
+        sleeper = subprocess.Popen(["sleep", "60"], preexec_fn=join)
+        try:
+            r = subprocess.run(["chrt", "-f", "-p", "1", str(sleeper.pid)], capture_output=True,
+                               text=True)
+            assert r.returncode != 0 and "Operation not permitted" in r.stderr, r
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+        assert (parent / "cpu.rt_runtime_us").read_text().strip() == "0"
+        # gantry run -d from that cgroup: its budget is raised to what the container needs
+        subprocess.run(g.cmd("run", "-d", "--name", name, "--cpu-rt-period", "100000",
+                             "--cpu-rt-runtime", "5000", img, "sleep", "60"),
+                       env=g.environ(), preexec_fn=join, capture_output=True, check=True)
+        pid = g.run("inspect", "-f", "{{.State.Pid}}", name).out.strip()
+        mine = cgroup_of(pid, "cpu")
+        assert mine.parent == parent, mine
+        assert (mine / "cpu.rt_period_us").read_text().strip() == "100000"
+        assert (mine / "cpu.rt_runtime_us").read_text().strip() == "5000"
+        assert int((parent / "cpu.rt_runtime_us").read_text()) >= 50000  # a twentieth
+        shown = g.run("inspect", "-f", "{{.HostConfig.CpuRealtimePeriod}} "
+                      "{{.HostConfig.CpuRealtimeRuntime}}", name).out.split()
+        assert shown == ["100000", "5000"], shown
+        subprocess.run(["chrt", "-f", "-p", "1", pid], check=True)
+        assert "SCHED_FIFO" in subprocess.run(["chrt", "-p", pid], capture_output=True,
+                                              text=True, check=True).stdout
+    finally:
+        g.run("rm", "-f", name, check=False)
+        # the container's monitor leaves the cgroup as it ends (no event on cgroup v1)
+        deadline = time.monotonic() + 30
+        while (parent / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        parent.rmdir()
+    # more than the host gives (kernel.sched_rt_runtime_us) is refused, naming the budget
+    host = int((RT_TOP / "cpu.rt_runtime_us").read_text())
+    r = g.run("run", "--rm", "--cpu-rt-runtime", str(host + 1), img, "true", check=False)
+    assert r.code == 125 and f"the realtime CPU budget of {RT_TOP} ({host} us" in r.err, r.err
+    r = g.run("run", "--rm", "--cpu-rt-period", "1000", "--cpu-rt-runtime", "2000", img, "true",
+              check=False)
+    assert r.code == 2 and "--cpu-rt-runtime (2000) is above --cpu-rt-period" in r.err, r.err
+
+
+def cgroup_of(pid, controller):
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, ctls, path = line.split(":", 2)
+        if controller in ctls.split(","):
+            return Path(f"/sys/fs/cgroup/{controller}{path}")
+    raise AssertionError(f"{pid} has no {controller} cgroup")
 
 
 def test_rootless_subordinate_id_mapping(subid_user, mk):

@@ -166,14 +166,22 @@ TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
     // docker's further cgroup limits (docker-py's cpu_shares=, cpuset_cpus=, memswap_limit=...)
     r = create_request(json::parse(R"({"Image":"i","HostConfig":{"Memory":67108864,
       "MemorySwap":-1,"MemoryReservation":33554432,"MemorySwappiness":10,"CpuShares":512,
-      "CpusetCpus":"0","CpusetMems":"0"}})"),
+      "CpusetCpus":"0","CpusetMems":"0","CpuRealtimePeriod":1000,"CpuRealtimeRuntime":500}})"),
                        "");
+    EXPECT_EQ(r.cpu_rt_period, "1000");
+    EXPECT_EQ(r.cpu_rt_runtime, "500");
     EXPECT_EQ(r.memory_swap, "-1");
     EXPECT_EQ(r.memory_reservation, "33554432");
     EXPECT_EQ(r.memory_swappiness, "10");
     EXPECT_EQ(r.cpu_shares, "512");
     EXPECT_EQ(r.cpuset_cpus, "0");
     EXPECT_EQ(r.cpuset_mems, "0");
+    // docker-py's create_host_config(cpu_rt_period=, cpu_rt_runtime=) spells them CPU...
+    r = create_request(json::parse(R"({"Image":"i","HostConfig":{"CPURealtimePeriod":2000,
+      "CPURealtimeRuntime":700}})"),
+                       "");
+    EXPECT_EQ(r.cpu_rt_period, "2000");
+    EXPECT_EQ(r.cpu_rt_runtime, "700");
     // docker-py's uts_mode='host'; anything else but docker's "" is refused naming the field
     EXPECT_EQ(
         create_request(json::parse(R"({"Image":"i","HostConfig":{"UTSMode":"host"}})"), "").uts,
@@ -183,10 +191,11 @@ TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
         ApiError);
     // docker's defaults leave them unset: MemorySwap 0, MemorySwappiness -1 or null, CpuShares 0
     r = create_request(json::parse(R"({"Image":"i","HostConfig":{"MemorySwap":0,
-      "MemorySwappiness":null,"CpuShares":0,"CpusetCpus":""}})"),
+      "MemorySwappiness":null,"CpuShares":0,"CpusetCpus":"","CpuRealtimePeriod":0,
+      "CpuRealtimeRuntime":0}})"),
                        "");
     EXPECT_TRUE(r.memory_swap.empty() && r.memory_swappiness.empty() && r.cpu_shares.empty() &&
-                r.cpuset_cpus.empty());
+                r.cpuset_cpus.empty() && r.cpu_rt_period.empty() && r.cpu_rt_runtime.empty());
 }
 
 TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {

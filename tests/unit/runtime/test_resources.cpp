@@ -160,6 +160,26 @@ TEST(ResourceFlags, PidsLimitMinusOneAndZeroMeanUnlimited) {
         expect_usage(parse_pids, v, "--pids-limit");
 }
 
+TEST(ResourceFlags, RealtimeMicrosecondsAndTheRuntimeWithinThePeriod) {
+    using gantry::runtime::parse_cpu_rt;
+    EXPECT_EQ(parse_cpu_rt("1000000", "--cpu-rt-period"), 1000000);
+    EXPECT_EQ(parse_cpu_rt("0", "--cpu-rt-runtime"), std::nullopt); // docker's "not set"
+    for (const char* bad : {"-1", "1.5", "x", "", "1099511627776"})
+        expect_usage([](const std::string& v) { return parse_cpu_rt(v, "--cpu-rt-runtime"); }, bad,
+                     "--cpu-rt-runtime");
+    Resources r;
+    r.cpu_rt_period = 1000;
+    r.cpu_rt_runtime = 1001;
+    EXPECT_THROW(check_together(r), Error); // docker: runtime above the period
+    r.cpu_rt_runtime = 500;
+    EXPECT_NO_THROW(check_together(r));
+    EXPECT_TRUE(r.any());
+    auto lr = to_linux_resources(r);
+    EXPECT_EQ(lr.cpu.realtime_period, 1000u);
+    EXPECT_EQ(lr.cpu.realtime_runtime, 500);
+    EXPECT_EQ(r.flags(), (std::vector<std::string>{"--cpu-rt-period", "--cpu-rt-runtime"}));
+}
+
 } // namespace runtime_resources_test
 
 namespace runtime_resources_test {

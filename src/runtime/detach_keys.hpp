@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace gantry::engine_api {
+namespace gantry::runtime {
 
 // docker's default detach sequence
 inline constexpr const char* kDefaultDetachKeys = "ctrl-p,ctrl-q";
@@ -30,4 +30,4 @@ class DetachKeys {
     std::size_t held_ = 0; // how many of keys_ the last bytes matched
 };
 
-} // namespace gantry::engine_api
+} // namespace gantry::runtime

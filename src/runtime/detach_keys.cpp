@@ -1,10 +1,10 @@
-// docker's detach keys (engine_api/detach_keys.hpp).
-#include "engine_api/detach_keys.hpp"
+// docker's detach keys (runtime/detach_keys.hpp).
+#include "runtime/detach_keys.hpp"
 
 #include "util/error.hpp"
 #include "util/text.hpp"
 
-namespace gantry::engine_api {
+namespace gantry::runtime {
 
 namespace {
 
@@ -60,4 +60,4 @@ std::string DetachKeys::scan(std::string_view data, bool& detached) {
     return out;
 }
 
-} // namespace gantry::engine_api
+} // namespace gantry::runtime

@@ -1,13 +1,13 @@
-// docker's detach keys (engine_api/detach_keys.hpp): parsed as docker writes them, matched as
+// docker's detach keys (runtime/detach_keys.hpp): parsed as docker writes them, matched as
 // moby's escape proxy matches them across reads.
-#include "engine_api/detach_keys.hpp"
+#include "runtime/detach_keys.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
 
-namespace engine_api_detach_keys_test {
+namespace runtime_detach_keys_test {
 
-using namespace gantry::engine_api;
+using namespace gantry::runtime;
 
 TEST(DetachKeys, ParsesDockersNotation) {
     EXPECT_EQ(DetachKeys::parse("").sequence(), std::string("\x10\x11"));
@@ -50,4 +50,4 @@ TEST(DetachKeys, OneKey) {
     EXPECT_TRUE(detached);
 }
 
-} // namespace engine_api_detach_keys_test
+} // namespace runtime_detach_keys_test
