@@ -86,6 +86,13 @@ std::vector<std::string> api_cb_strings(const json& v, const std::string& field)
 void api_cb_object(const json& v, const std::string& field) {
     if (!v.is_null() && !v.is_object()) api_cb_type(field, "an object");
 }
+
+void api_cb_objects(const json& v, const std::string& field) {
+    if (v.is_null()) return;
+    if (!v.is_array()) api_cb_type(field, "a list of objects");
+    for (const auto& o : v)
+        if (!o.is_object()) api_cb_type(field, "a list of objects");
+}
 namespace {
 
 // docker's container name rule, a leading / allowed (and dropped: "/web" is "web")

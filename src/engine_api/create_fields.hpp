@@ -27,6 +27,8 @@ long long api_cb_not_negative(const json& v, const std::string& field);
 // docker's strslice: a list of strings, or one string (a one-word list); null: none
 std::vector<std::string> api_cb_strings(const json& v, const std::string& field);
 void api_cb_object(const json& v, const std::string& field);
+// a list of objects; null: none (a loop over it makes no turn)
+void api_cb_objects(const json& v, const std::string& field);
 
 // HostConfig (host_config_body.cpp) applied to R; CONSOLE: its ConsoleSize, when asked.
 void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console);

@@ -97,11 +97,9 @@ std::string api_cb_mount(const json& m, std::vector<std::string>& tmpfs) {
 }
 
 void api_cb_device_requests(const json& v, engine::RunRequest& r) {
-    if (v.is_null()) return;
-    if (!v.is_array()) api_cb_type("HostConfig.DeviceRequests", "a list of objects");
+    api_cb_objects(v, "HostConfig.DeviceRequests");
     for (const auto& d : v) {
         const std::string f = "HostConfig.DeviceRequests[]";
-        if (!d.is_object()) api_cb_type(f, "a list of objects");
         std::string driver = api_cb_string(d.value("Driver", json()), f + ".Driver");
         long long count = api_cb_int(d.value("Count", json()), f + ".Count");
         auto ids = api_cb_strings(d.value("DeviceIDs", json()), f + ".DeviceIDs");
@@ -157,8 +155,7 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
                 r.volumes.push_back(b);
             }
         } else if (key == "Mounts") {
-            if (v.is_null()) continue;
-            if (!v.is_array()) api_cb_type(f, "a list of objects");
+            api_cb_objects(v, f);
             for (const auto& m : v)
                 if (auto w = api_cb_mount(m, r.tmpfs); !w.empty()) r.mounts.push_back(w);
         } else if (key == "Tmpfs") {
@@ -195,10 +192,8 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
         } else if (key == "CapDrop") {
             r.cap_drop = api_cb_strings(v, f);
         } else if (key == "Devices") {
-            if (v.is_null()) continue;
-            if (!v.is_array()) api_cb_type(f, "a list of objects");
+            api_cb_objects(v, f);
             for (const auto& d : v) {
-                if (!d.is_object()) api_cb_type(f, "a list of objects");
                 auto host = api_cb_string(d.value("PathOnHost", json()), f + "[].PathOnHost");
                 auto in = api_cb_string(d.value("PathInContainer", json()), f);
                 auto perm = api_cb_string(d.value("CgroupPermissions", json()), f);
@@ -246,10 +241,8 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
         } else if (key == "CpuRealtimeRuntime" || key == "CPURealtimeRuntime") {
             if (auto n = api_cb_int(v, f); n != 0) r.cpu_rt_runtime = std::to_string(n);
         } else if (key == "Ulimits") {
-            if (v.is_null()) continue;
-            if (!v.is_array()) api_cb_type(f, "a list of objects");
+            api_cb_objects(v, f);
             for (const auto& u : v) {
-                if (!u.is_object()) api_cb_type(f, "a list of objects");
                 r.ulimits.push_back(api_cb_string(u.value("Name", json()), f + "[].Name") + "=" +
                                     std::to_string(api_cb_int(u.value("Soft", json()), f)) + ":" +
                                     std::to_string(api_cb_int(u.value("Hard", json()), f)));

@@ -1,11 +1,10 @@
 #include "fuse/server.hpp"
 
+#include "fuse/libfuse.hpp"
 #include "util/error.hpp"
 #include "util/inherited_fds.hpp"
-#include "util/library.hpp"
 #include "util/log.hpp"
 
-#define FUSE_USE_VERSION 34
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
@@ -13,7 +12,6 @@
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
-#include <fuse3/fuse_lowlevel.h>
 #include <latch>
 #include <malloc.h>
 #include <mutex>
@@ -28,59 +26,6 @@
 namespace gantry::fuse {
 
 namespace {
-
-// The libfuse3 functions the server calls, bound by dlopen on first use (util/library.hpp).
-struct Fuse {
-    decltype(&::fuse_session_new) session_new;
-    decltype(&::fuse_session_mount) session_mount;
-    decltype(&::fuse_session_receive_buf) receive_buf;
-    decltype(&::fuse_session_process_buf) process_buf;
-    decltype(&::fuse_session_exited) session_exited;
-    decltype(&::fuse_session_exit) session_exit;
-    decltype(&::fuse_session_fd) session_fd;
-    decltype(&::fuse_reply_err) reply_err;
-    decltype(&::fuse_reply_none) reply_none;
-    decltype(&::fuse_reply_attr) reply_attr;
-    decltype(&::fuse_reply_entry) reply_entry;
-    decltype(&::fuse_reply_open) reply_open;
-    decltype(&::fuse_reply_buf) reply_buf;
-    decltype(&::fuse_reply_readlink) reply_readlink;
-    decltype(&::fuse_reply_xattr) reply_xattr;
-    decltype(&::fuse_reply_statfs) reply_statfs;
-    decltype(&::fuse_add_direntry) add_direntry;
-    decltype(&::fuse_req_userdata) req_userdata;
-};
-
-Fuse load_fuse() {
-    static Library lib("libfuse3.so.3", "squashfs images need libfuse3",
-                       "install libfuse3-3 (apt-get install libfuse3-3), or unpack the image "
-                       "with sqfs2tar or unsquashfs");
-    Fuse f{};
-    lib.bind(f.session_new, "fuse_session_new");
-    lib.bind(f.session_mount, "fuse_session_mount");
-    lib.bind(f.receive_buf, "fuse_session_receive_buf");
-    lib.bind(f.process_buf, "fuse_session_process_buf");
-    lib.bind(f.session_exited, "fuse_session_exited");
-    lib.bind(f.session_exit, "fuse_session_exit");
-    lib.bind(f.session_fd, "fuse_session_fd");
-    lib.bind(f.reply_err, "fuse_reply_err");
-    lib.bind(f.reply_none, "fuse_reply_none");
-    lib.bind(f.reply_attr, "fuse_reply_attr");
-    lib.bind(f.reply_entry, "fuse_reply_entry");
-    lib.bind(f.reply_open, "fuse_reply_open");
-    lib.bind(f.reply_buf, "fuse_reply_buf");
-    lib.bind(f.reply_readlink, "fuse_reply_readlink");
-    lib.bind(f.reply_xattr, "fuse_reply_xattr");
-    lib.bind(f.reply_statfs, "fuse_reply_statfs");
-    lib.bind(f.add_direntry, "fuse_add_direntry");
-    lib.bind(f.req_userdata, "fuse_req_userdata");
-    return f;
-}
-
-const Fuse& fuse() {
-    static const Fuse f = load_fuse();
-    return f;
-}
 
 // The image never changes while it is mounted: the kernel may cache everything.
 constexpr double kTimeout = 86400.0;

@@ -120,28 +120,6 @@ class Builder {
     }
 
   private:
-    // What a step uses that gantry build does not do, refused before any step runs.
-    static void check_supported(const dockerfile::Instruction& ins) {
-        const auto& k = ins.keyword;
-        auto refuse = [&](const std::string& what, const std::string& hint) {
-            throw Error(Errc::unsupported, "line " + std::to_string(ins.line) + ": " + what, hint);
-        };
-        if (k == "RUN") {
-            check_flags(ins, {"mount", "network", "security", "device", kDockerEnvFlag});
-            if (const auto* f = ins.flag("security"); f && f->value != "sandbox")
-                refuse("RUN --security=" + f->value + " is not supported",
-                       "gantry build runs every step unprivileged");
-            for (const auto* f : ins.flags_named("mount"))
-                if (f->value.find("type=ssh") != std::string::npos)
-                    refuse("RUN --mount=type=ssh is not supported",
-                           "pass what the step needs with --mount=type=secret");
-        } else if (k == "ADD") {
-            check_flags(ins, {"chown", "chmod", "link", "checksum", "keep-git-dir"});
-        } else if (k == "COPY") {
-            check_flags(ins, {"from", "chown", "chmod", "link"});
-        }
-    }
-
     // A RUN step's --device flags, each allowed by --allow (Error(usage) otherwise).
     std::vector<DeviceUse> run_devices(const dockerfile::Instruction& ins) const {
         std::vector<DeviceUse> uses;
@@ -159,15 +137,10 @@ class Builder {
         step_ = first_step_.at(i);
         int steps = res_.steps, cached = res_.cached, ran = res_.ran;
         stage(plan_.stages[i]);
-        const WorkImage& img = done_.at(i);
-        nlohmann::json layers = nlohmann::json::array();
-        for (const auto& l : img.layers)
-            layers.push_back({l.blob.str(), l.diff_id.str(), l.size, l.media_type});
-        nlohmann::json r = {{"config", img.config},
-                            {"layers", layers},
-                            {"steps", res_.steps - steps},
-                            {"cached", res_.cached - cached},
-                            {"ran", res_.ran - ran}};
+        nlohmann::json r = done_.at(i).to_json();
+        r["steps"] = res_.steps - steps;
+        r["cached"] = res_.cached - cached;
+        r["ran"] = res_.ran - ran;
         res_.steps = steps;
         res_.cached = cached;
         res_.ran = ran;
@@ -176,13 +149,7 @@ class Builder {
 
     void take_result(int i, const std::string& text) {
         auto r = nlohmann::json::parse(text);
-        WorkImage img;
-        img.config = r["config"];
-        for (const auto& l : r["layers"])
-            img.layers.push_back({oci::Digest::parse(l[0].get<std::string>()),
-                                  oci::Digest::parse(l[1].get<std::string>()),
-                                  l[2].get<std::int64_t>(), l[3].get<std::string>()});
-        done_[i] = std::move(img);
+        done_[i] = WorkImage::from_json(r);
         res_.steps += r["steps"].get<int>();
         res_.cached += r["cached"].get<int>();
         res_.ran += r["ran"].get<int>();

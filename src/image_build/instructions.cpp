@@ -1,5 +1,6 @@
 #include "image_build/instructions.hpp"
 
+#include "image_build/definition.hpp"
 #include "image_build/instruction_error.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
@@ -124,6 +125,27 @@ void check_flags(const dockerfile::Instruction& ins,
         if (std::find(known.begin(), known.end(), f.name) == known.end())
             instruction_error(ins, "the flag --" + f.name + " is not supported by gantry build",
                               "see docs/build.md for the flags of " + ins.keyword);
+}
+
+void check_supported(const dockerfile::Instruction& ins) {
+    const auto& k = ins.keyword;
+    auto refuse = [&](const std::string& what, const std::string& hint) {
+        throw Error(Errc::unsupported, "line " + std::to_string(ins.line) + ": " + what, hint);
+    };
+    if (k == "RUN") {
+        check_flags(ins, {"mount", "network", "security", "device", kDockerEnvFlag});
+        if (const auto* f = ins.flag("security"); f && f->value != "sandbox")
+            refuse("RUN --security=" + f->value + " is not supported",
+                   "gantry build runs every step unprivileged");
+        for (const auto* f : ins.flags_named("mount"))
+            if (f->value.find("type=ssh") != std::string::npos)
+                refuse("RUN --mount=type=ssh is not supported",
+                       "pass what the step needs with --mount=type=secret");
+    } else if (k == "ADD") {
+        check_flags(ins, {"chown", "chmod", "link", "checksum", "keep-git-dir"});
+    } else if (k == "COPY") {
+        check_flags(ins, {"from", "chown", "chmod", "link"});
+    }
 }
 
 } // namespace gantry::image_build

@@ -1,4 +1,5 @@
-// The executor's reading of the instructions that do more than change the config: RUN's
+// The executor's reading of the instructions that do more than change the config (and what of
+// them it refuses up front: check_supported): RUN's
 // command (exec form, shell form wrapped in SHELL, heredocs as BuildKit runs them), HEALTHCHECK's
 // config (docker's Healthcheck object, durations in nanoseconds) and COPY/ADD's words (sources,
 // destination, the flags gantry build knows). Errors are Error(invalid) naming the line.
@@ -32,6 +33,10 @@ struct CopyWords {
 // The sources and destination of COPY/ADD (JSON form or words), each expanded; heredoc sources
 // are not supported and refused.
 CopyWords copy_words(const StageState& st, const dockerfile::Instruction& ins);
+
+// What a step uses that gantry build does not do (RUN --security=insecure, --mount=type=ssh, a
+// flag it does not know), refused as Error(unsupported) naming the line, before any step runs.
+void check_supported(const dockerfile::Instruction& ins);
 
 // Refuses a flag of INS that gantry build does not know (file and line in the message).
 void check_flags(const dockerfile::Instruction& ins, std::initializer_list<std::string_view> known);

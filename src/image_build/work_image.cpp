@@ -90,4 +90,21 @@ oci::Digest WorkImage::commit(store::Store& store) const {
     return store.put_blob(m.to_json().dump());
 }
 
+nlohmann::json WorkImage::to_json() const {
+    nlohmann::json ls = nlohmann::json::array();
+    for (const auto& l : layers)
+        ls.push_back({l.blob.str(), l.diff_id.str(), l.size, l.media_type});
+    return {{"config", config}, {"layers", ls}};
+}
+
+WorkImage WorkImage::from_json(const nlohmann::json& j) {
+    WorkImage img;
+    img.config = j["config"];
+    for (const auto& l : j["layers"])
+        img.layers.push_back({oci::Digest::parse(l[0].get<std::string>()),
+                              oci::Digest::parse(l[1].get<std::string>()), l[2].get<std::int64_t>(),
+                              l[3].get<std::string>()});
+    return img;
+}
+
 } // namespace gantry::image_build

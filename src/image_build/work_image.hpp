@@ -47,6 +47,11 @@ struct WorkImage {
     // The image ID (the config's digest) as commit() writes it.
     oci::Digest id() const;
     std::string config_text() const;
+
+    // Config and layers as JSON, as a stage built in a child process hands them back
+    // (stage_jobs.hpp), and read back.
+    nlohmann::json to_json() const;
+    static WorkImage from_json(const nlohmann::json& j);
 };
 
 } // namespace gantry::image_build

@@ -58,6 +58,15 @@ std::string writable_cgroup_parent(const CgroupRequest& request, const CgroupPro
 // cgroup.procs), each once, without a fake tree's +/-; none when it cannot be read.
 std::vector<std::string> read_cgroup_list(const std::string& file);
 
+// A cgroup interface file's one value (container_cgroup.cpp): written in one write(2), 0 or
+// errno; appended as a line to a fake tree's file (for_run's, in tests), the file made; read
+// trimmed ("" when it cannot be read). permission_error: the errno of a write the caller may
+// not make (EPERM, EACCES, EROFS).
+int write_value(const std::string& file, const std::string& value);
+int append_simulated(const std::string& file, const std::string& value);
+std::string read_value(const std::string& file);
+bool permission_error(int err);
+
 // Whether P exists (a link is not followed).
 bool path_exists(const std::string& p);
 // Whether DIR is on a cgroup2 filesystem (not: a fake tree of $GANTRY_CGROUP_ROOT's).

@@ -1,6 +1,7 @@
 """What tests/e2e/test_gpu_select.py, test_gpu_hostile.py and test_gpu_cdi.py share: the
 simulated GPU hosts and test images (module fixture `lab`, made once per test module), gantry
-as root and as the unprivileged user nobody against them (`ctx`, `root_ctx`), the PROBE run
+as root and as the unprivileged user nobody against them (`ctx`, `root_ctx`; `lab_dirs`,
+`user_stores` and `who` for the labs of test_jetson.py and test_wsl.py), the PROBE run
 inside containers and what it should print (check_visible), and the LD_PRELOAD
 proof-of-concept library (`poc`) of the hostile-image and CDI hook tests.
 
@@ -13,6 +14,7 @@ Cases run as root and as the unprivileged user nobody (hosts live in a directory
 read; their device nodes are real nodes, or regular stand-in files for the "-files" host).
 test_sqsh.py and test_engine_api_gpu.py use its images, PROBE and check_visible too.
 """
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GANTRY, NOBODY, TESTS, Gantry, need_tool
+from conftest import NOBODY, TESTS, Gantry, gantry_copy, need_tool
 from fixtures import mkimage as mk
 
 sys.path.insert(0, str(TESTS / "fixtures" / "gpuhost"))
@@ -90,11 +92,8 @@ def _make_gantry(root, user, binary, env=None):
 @pytest.fixture(scope="module")
 def lab(gantry_bin):
     lab = Lab()
-    base = Path(tempfile.mkdtemp(prefix="gantry-gpu-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    bindir = Path(str(base) + "-bin")
-    lab.base = base
-    try:
+    with lab_dirs("gantry-gpu-") as (base, bindir):
+        lab.base = base
         hosts = base / "hosts"
         hosts.mkdir()
         lab.hosts = {}
@@ -104,24 +103,8 @@ def lab(gantry_bin):
         mk.write_docker_archive(archive, _image_set())
         os.chmod(archive, 0o644)
         lab.archive = archive
-        if ROOT:
-            bindir.mkdir(mode=0o755)
-            binary = bindir / "gantry"
-            shutil.copy2(GANTRY, binary)
-            os.chmod(binary, 0o755)
-            (base / "store").mkdir()
-            os.chown(base / "store", NOBODY.pw_uid, NOBODY.pw_gid)
-            lab.users = {"root": (base / "root-store", None, GANTRY),
-                         "rootless": (base / "store", NOBODY, binary)}
-        else:
-            lab.users = {"rootless": (base / "store", None, GANTRY)}
-        for root, user, binary in lab.users.values():
-            _make_gantry(root, user, binary).run("load", archive)
+        lab.users = user_stores(base, bindir, gantry_bin, archive)
         yield lab
-    finally:
-        subprocess.run(["chmod", "-R", "u+rwX", str(base)], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
-        shutil.rmtree(bindir, ignore_errors=True)
 
 
 class Ctx:
@@ -157,6 +140,46 @@ class Ctx:
         mk.write_docker_archive(archive, images)
         os.chmod(archive, 0o644)
         self.gan.run("load", archive)
+
+
+@contextlib.contextmanager
+def lab_dirs(prefix):
+    """(a lab's folder in /tmp, which every user may enter; the path beside it where
+    user_stores puts gantry's copy), both removed when the block ends."""
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(base, 0o755)
+    bindir = Path(str(base) + "-bin")
+    try:
+        yield base, bindir
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwX", str(base)], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(bindir, ignore_errors=True)
+
+
+def user_stores(base, bindir, gantry_bin, archive):
+    """The stores of a lab in BASE, ARCHIVE's images loaded into each: {who: (store, user,
+    binary)}, "root" (gantry_bin) and "rootless" (the user nobody, gantry's copy in BINDIR) as
+    root, "rootless" alone (the caller) otherwise."""
+    if ROOT:
+        bindir.mkdir(mode=0o755)
+        (base / "store").mkdir()
+        os.chown(base / "store", NOBODY.pw_uid, NOBODY.pw_gid)
+        users = {"root": (base / "root-store", None, gantry_bin),
+                 "rootless": (base / "store", NOBODY, gantry_copy(bindir / "gantry"))}
+    else:
+        users = {"rootless": (base / "store", None, gantry_bin)}
+    for root, user, binary in users.values():
+        _make_gantry(root, user, binary).run("load", archive)
+    return users
+
+
+@pytest.fixture(scope="module", params=["root", "rootless"])
+def who(request, lab):
+    """"root" or "rootless", the user a test runs gantry as (a key of lab.users)."""
+    if request.param not in lab.users:
+        pytest.skip("needs root")
+    return request.param
 
 
 @pytest.fixture(scope="module", params=["root", "rootless"])

@@ -1,12 +1,15 @@
 """What the `gantry oci` tests share: gantry under the name gantry-oci, a bundle of the busybox
 sample, and a differential runner that runs one bundle under runc (Debian's, as root) and under
-gantry oci, so a test compares what the container observed in both. Test files import the
+gantry oci, so a test compares what the container observed in both (`each_runtime`: a command
+sequence, `Seq`, per runtime, with /obs bound for what the hooks and the container record;
+`no_125`, `gist`: runc's error conventions). Test files import the
 fixtures by name (`from ocidiff import oci_bin, bundle`)."""
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,92 @@ def same_as_runc(runs, returncode, stdout=None):
         assert r.returncode == returncode, f"{name}: {r}"
         if stdout is not None:
             assert r.stdout == stdout, f"{name}: {r}"
+
+
+class Seq:
+    """One runtime's run of a command sequence: its binary, state root, container id, and the
+    directory its hooks and container write to (bound at /obs)."""
+
+    def __init__(self, name, binary, tmp_path):
+        self.name, self.binary = name, binary
+        self.root = tmp_path / f"{name}-state"
+        self.cid = f"l{os.getpid()}-{tmp_path.name[-10:]}-{name}"
+        self.obs = tmp_path / f"obs-{name}"
+        self.obs.mkdir()
+        os.chmod(self.obs, 0o777)
+        self.tmp = tmp_path
+        self.results = []
+
+    def __call__(self, *args, keep=True, timeout=60):
+        """Runs `RUNTIME --root ROOT ARGS` ("ID": the container id); `create`/`run` write to
+        files (the container keeps their stdio). Returns the CompletedProcess, also kept in
+        .results unless KEEP is false."""
+        args = [self.cid if a == "ID" else str(a) for a in args]
+        cmd = [self.binary, "--root", str(self.root), *args]
+        if args[0] in ("create", "run"):
+            out = self.tmp / f"{self.name}-{len(self.results)}.out"
+            with open(out, "w") as f:
+                p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                                   timeout=timeout)
+            p = subprocess.CompletedProcess(cmd, p.returncode, "", out.read_text())
+        else:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                               stdin=subprocess.DEVNULL)
+        if keep:
+            self.results.append(p)
+        return p
+
+    def status(self):
+        p = self("state", "ID", keep=False)
+        return json.loads(p.stdout)["status"] if p.returncode == 0 else None
+
+    def wait_status(self, want, within=15):
+        deadline = time.time() + within
+        while (st := self.status()) != want:
+            assert time.time() < deadline, f"{self.name}: {st}, not {want}"
+            time.sleep(0.05)
+
+    def hooks(self):
+        f = self.obs / "hooks.jsonl"
+        return [json.loads(x) for x in f.read_text().splitlines()] if f.exists() else []
+
+    def order(self):
+        f = self.obs / "order"
+        return f.read_text().split() if f.exists() else []
+
+    def pid(self):
+        return json.loads(self("state", "ID", keep=False).stdout)["pid"]
+
+
+def each_runtime(oci_bin, bundle, tmp_path, edit, body, tag=""):
+    """For runc, then gantry oci: the bundle's config edited by EDIT(cfg, seq) (with /obs bound
+    from seq.obs and no terminal), then BODY(seq). Returns {name: seq}; containers are deleted
+    with -f after."""
+    out = {}
+    for name, binary in runtimes(oci_bin):
+        seq = Seq(tag + name, binary, tmp_path)
+
+        def apply(cfg):
+            cfg["process"]["terminal"] = False
+            cfg["mounts"].append({"destination": "/obs", "type": "bind",
+                                  "source": str(seq.obs), "options": ["rbind", "rw"]})
+            if edit:
+                edit(cfg, seq)
+        edit_config(bundle, apply)
+        try:
+            body(seq)
+        finally:
+            subprocess.run([binary, "--root", str(seq.root), "delete", "-f", seq.cid],
+                           capture_output=True, timeout=60)
+        out[name] = seq
+    return out
+
+
+def no_125(p):
+    assert "125 " not in p.stderr and p.returncode != 125, p
+
+
+def gist(p, *words):
+    """P's stderr mentions one of WORDS (case-insensitive)."""
+    low = p.stderr.lower()
+    assert any(w.lower() in low for w in words), p

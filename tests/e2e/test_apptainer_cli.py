@@ -1,127 +1,20 @@
 """`gantry apptainer` (issue 77): Apptainer's command line with Apptainer's semantics, each point
 of its user guide asserted against what the container sees. One SIF, made by the reference's tool
-(siftool) around a busybox root with Apptainer's /.singularity.d (runscript, startscript, test,
-help, environment scripts, labels, a Deffile object), shared by every test; one container start
-per group of assertions. No Apptainer is installed here: the expected values are the guide's
+(siftool) around a busybox root with Apptainer's /.singularity.d (apptainer_common.py), shared by
+every test; one container start per group of assertions (sandboxes: test_apptainer_sandbox.py). No Apptainer is installed here: the expected values are the guide's
 (docs/apptainer.md, "gantry apptainer", cites the source of each)."""
 import json
 import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
-from conftest import GANTRY, NOBODY, Gantry, need_tool
-
-RUNSCRIPT = 'echo "runscript $GREETING args: $*"; [ -z "$SHOW_ENV_ARGS" ] || echo "env: $ENV_ARGS"'
-# a daemon that forks and returns: the instance outlives its startscript, as Apptainer's
-STARTSCRIPT = 'sleep 600 & echo "started $APPTAINER_INSTANCE $*" > "$1/started"'
-DEFFILE = "Bootstrap: docker\nFrom: busybox\n\n%help\n    Says hello.\n"
-PROBE = ('echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "pwd=$(pwd)"; echo "home=$HOME"; '
-         'echo "foo=$FOO"; echo "greeting=$GREETING"; echo "bar=$BAR"; echo "ld=$LD_LIBRARY_PATH"; '
-         'echo "path=$PATH"; echo "lang=$LANG"; echo "term=$TERM"; echo "a=$A"; echo "b=$B"; '
-         'echo "pidns=$(readlink /proc/self/ns/pid)"; echo "ipcns=$(readlink /proc/self/ns/ipc)"; '
-         'echo "host=$(hostname)"; echo "dev=$(ls -a /dev | sort | tr "\\n" " ")"; '
-         'for m in HOME_MARK /tmp/tmp-mark /var/tmp/var-mark CWD_MARK; do '
-         '  echo "$m=$(cat "$m" 2>/dev/null)"; done; '
-         'echo "localtime=$(md5sum < /etc/localtime 2>/dev/null)"; '
-         'if touch /.gantry-write 2>/dev/null; then echo "writable=yes"; else echo "writable=no"; fi')
-
-
-def facts(out):
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
-
-@pytest.fixture(scope="module")
-def sif(tmp_path_factory):
-    need_tool("mksquashfs")
-    need_tool("siftool")
-    d = tmp_path_factory.mktemp("apptainer")
-    root = d / "root"
-    (root / "usr" / "bin").mkdir(parents=True)
-    (root / "bin").symlink_to("usr/bin")
-    shutil.copy("/bin/busybox", root / "usr" / "bin" / "busybox")
-    for tool in ("sh", "echo", "cat", "env", "id", "ls", "sort", "tr", "readlink", "hostname",
-                 "touch", "md5sum", "sleep", "pwd"):
-        (root / "usr" / "bin" / tool).symlink_to("busybox")
-    for dirname in ("tmp", "var/tmp", "home", "etc", "root"):
-        (root / dirname).mkdir(parents=True, exist_ok=True)
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    meta = root / ".singularity.d"
-    (meta / "env").mkdir(parents=True)
-    (meta / "env" / "90-environment.sh").write_text(
-        '#!/bin/sh\nexport GREETING=hello\nexport ENV_ARGS="$*"\n')
-    (meta / "env" / "10-docker2singularity.sh").write_text("#!/bin/sh\nexport FROM_DOCKER=1\n")
-    for name, body in (("runscript", RUNSCRIPT), ("startscript", STARTSCRIPT),
-                       ("test", 'echo "test $GREETING $*"; exit 3')):
-        (meta / name).write_text("#!/bin/sh\n" + body + "\n")
-        (meta / name).chmod(0o755)
-    (meta / "runscript.help").write_text("Says hello.\n")
-    (meta / "labels.json").write_text(json.dumps({"org.label-schema.usage": "hello",
-                                                  "maintainer": "a&b <x>"}))
-    sqsh = d / "root.sqsh"
-    subprocess.run(["mksquashfs", str(root), str(sqsh), "-quiet", "-noappend", "-all-root"],
-                   check=True, capture_output=True)
-    deffile = d / "Singularity"
-    deffile.write_text(DEFFILE)
-    path = d / "app.sif"
-    subprocess.run(["siftool", "new", str(path)], check=True, capture_output=True)
-    subprocess.run(["siftool", "add", str(path), str(deffile), "--datatype", "1"], check=True,
-                   capture_output=True)
-    subprocess.run(["siftool", "add", str(path), str(sqsh), "--datatype", "4", "--parttype", "2",
-                    "--partfs", "1", "--partarch", "2"], check=True, capture_output=True)
-    os.chmod(d, 0o755)
-    os.chmod(path, 0o644)
-    return path
-
-
-@pytest.fixture
-def places(tmp_path):
-    """A home and a working directory outside /tmp (their binds are Apptainer's, not /tmp's),
-    each with a marker file, and markers in /tmp and /var/tmp."""
-    base = Path(tempfile.mkdtemp(prefix=".apptainer-e2e-", dir=GANTRY.parent))
-    os.chmod(base, 0o755)
-    home, cwd = base / "home", base / "work"
-    home.mkdir()
-    cwd.mkdir()
-    (home / "home-mark").write_text("home")
-    (cwd / "cwd-mark").write_text("cwd")
-    tmp = Path(tempfile.mkdtemp(prefix="apptainer-e2e-", dir="/tmp"))
-    vtmp = Path(tempfile.mkdtemp(prefix="apptainer-e2e-", dir="/var/tmp"))
-    os.chmod(tmp, 0o755)
-    os.chmod(vtmp, 0o755)
-    (tmp / "tmp-mark").write_text("tmp")
-    (vtmp / "var-mark").write_text("var")
-    yield {"home": home, "cwd": cwd, "tmp": tmp, "vtmp": vtmp, "base": base}
-    for p in (base, tmp, vtmp):
-        shutil.rmtree(p, ignore_errors=True)
-
-
-def apptainer(g, places, *args, env=None, check=True, user=None):
-    """`gantry apptainer ARGS` from the working directory, HOME the test's home."""
-    environ = dict(g.environ())
-    environ.update({"HOME": str(places["home"]), "FOO": "from-host", "TERM": "xterm-test",
-                    "LD_LIBRARY_PATH": "/host/lib", "CWD": str(places["cwd"])})
-    environ.update(env or {})
-    cmd = g.cmd("apptainer", *args)
-    p = subprocess.run(cmd, cwd=places["cwd"], env=environ, capture_output=True, text=True,
-                       timeout=120)
-    if check:
-        assert p.returncode == 0, (args, p.stdout, p.stderr)
-    return p
-
-
-def probe(places):
-    # the markers by their host paths (--cleanenv leaves no variable to find them by)
-    return (PROBE.replace("/var/tmp/var-mark", f"{places['vtmp']}/var-mark")
-            .replace("/tmp/tmp-mark", f"{places['tmp']}/tmp-mark")
-            .replace("HOME_MARK", f"{places['home']}/home-mark")
-            .replace("CWD_MARK", f"{places['cwd']}/cwd-mark"))
+from apptainer_common import (DEFFILE, RUNSCRIPT, apptainer, facts, places,  # noqa: F401
+                              probe, sif)
+from conftest import NOBODY, need_tool
 
 
 def test_run_hands_its_arguments_to_the_runscript(g, sif, places):
@@ -289,99 +182,6 @@ def test_shell_test_inspect_and_run_help(g, sif, places):
                            "startscript"]
     assert "\\u0026" in apptainer(g, places, "inspect", "--json", sif).stdout  # Go's escaping
     assert apptainer(g, places, "run-help", sif).stdout == "Says hello.\n"
-
-
-@pytest.fixture(scope="module")
-def sandbox(sif):
-    """`apptainer build --sandbox DIR app.sif`: the module's SIF as a sandbox directory."""
-    d = Path(tempfile.mkdtemp(prefix=".apptainer-sandbox-", dir=GANTRY.parent))
-    os.chmod(d, 0o755)
-    sb = d / "sb"
-    r = Gantry(d / "store").run("apptainer", "build", "--sandbox", sb, sif)
-    assert "Build complete" in r.err
-    yield sb
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def test_sandbox_build_run_inspect_and_back_to_a_sif(g, sif, sandbox, places):
-    # the tree Apptainer's sandbox build writes: the image's root, /.singularity.d in it, and
-    # the directories of its base environment
-    meta = sandbox / ".singularity.d"
-    assert (meta / "runscript").read_text() == "#!/bin/sh\n" + RUNSCRIPT + "\n"
-    assert json.loads((meta / "labels.json").read_text())["maintainer"] == "a&b <x>"
-    assert sorted(os.listdir(meta / "env")) == ["10-docker2singularity.sh", "90-environment.sh"]
-    for d in ("proc", "sys", "dev", "tmp", "var/tmp", "home", "root"):
-        assert (sandbox / d).is_dir(), d
-    assert (sandbox / "usr/bin/busybox").stat().st_uid == os.geteuid()
-    # run, exec, test, inspect and run-help of the directory, as of the SIF
-    assert apptainer(g, places, "run", sandbox, "--help").stdout == \
-        "runscript hello args: --help\n"
-    p = apptainer(g, places, "exec", sandbox, "sh", "-c",
-                  'echo "$APPTAINER_CONTAINER $APPTAINER_NAME"; touch /x 2>/dev/null || echo ro')
-    assert p.stdout == f"{sandbox} sb\nro\n"
-    r = apptainer(g, places, "test", sandbox, check=False)
-    assert (r.returncode, r.stdout) == (3, "test hello \n")
-    assert apptainer(g, places, "inspect", "--runscript", sandbox).stdout == \
-        "#!/bin/sh\n" + RUNSCRIPT + "\n"
-    assert "maintainer: a&b <x>" in apptainer(g, places, "inspect", sandbox).stdout
-    assert apptainer(g, places, "run-help", sandbox).stdout == "Says hello.\n"
-    # an existing target is refused (Apptainer's words) unless --force
-    r = apptainer(g, places, "build", "--sandbox", sandbox, sif, check=False)
-    assert r.returncode == 5 and "already exists" in r.stderr, r.stderr
-    # back to a SIF: the reference's tool reads it, and it runs
-    out = places["cwd"] / "from-sandbox.sif"
-    apptainer(g, places, "build", out, sandbox)
-    listing = subprocess.run(["siftool", "list", str(out)], check=True, capture_output=True,
-                             text=True).stdout
-    assert "Squashfs" in listing and "System" in listing, listing
-    assert apptainer(g, places, "run", out, "z").stdout == "runscript hello args: z\n"
-    # --writable of a SIF: refused with Apptainer's reason
-    r = apptainer(g, places, "exec", "--writable", out, "true", check=False)
-    assert r.returncode == 2 and "no SIF writable overlay partition found" in r.stderr, r.stderr
-    # a definition file as the source: built as a SIF, then unpacked
-    d = places["cwd"] / "on-sif.def"
-    d.write_text(f"Bootstrap: localimage\nFrom: {sif}\n%runscript\n  echo from-def\n")
-    sb2 = places["cwd"] / "sb2"
-    apptainer(g, places, "build", "--sandbox", sb2, d)
-    assert apptainer(g, places, "run", sb2).stdout == "from-def\n"
-    assert apptainer(g, places, "inspect", "--deffile", sb2).stdout == d.read_text()
-    # a sandbox from a sandbox; --force replaces it
-    apptainer(g, places, "build", "--force", "--sandbox", sb2, sandbox)
-    assert apptainer(g, places, "run", sb2, "y").stdout == "runscript hello args: y\n"
-
-
-def test_sandbox_writable_and_hostile_links(g, sandbox, places, tmp_path):
-    # --writable: the directory itself is the root; what the run writes stays
-    sb = places["base"] / "w"
-    shutil.copytree(sandbox, sb, symlinks=True)
-    p = apptainer(g, places, "exec", "--writable", sb, "sh", "-c", "echo kept > /made")
-    assert (sb / "made").read_text() == "kept\n"
-    # binds whose mount point it lacks are skipped, as Apptainer's (the working directory)
-    assert "doesn't exist in container" in p.stderr
-    r = apptainer(g, places, "exec", "--writable", "--writable-tmpfs", sb, "true", check=False)
-    assert r.returncode == 2
-    # links that point out of the tree lead back into it: the runscript and labels.json at
-    # host files, /dev at a host directory (a mount point the run makes)
-    secret = places["base"] / "secret"
-    secret.write_text("host secret\n")
-    outside = places["base"] / "outside"
-    outside.mkdir()
-    meta = sb / ".singularity.d"
-    for name in ("runscript", "labels.json"):
-        (meta / name).unlink()
-        (meta / name).symlink_to(secret)
-    shutil.rmtree(sb / "dev")
-    (sb / "dev").symlink_to(outside)
-    assert "host secret" not in apptainer(g, places, "inspect", "--runscript", "--json",
-                                          sb).stdout
-    for flags in ([], ["--writable"]):
-        # no runscript there: Apptainer's run action starts /bin/sh with the arguments
-        r = apptainer(g, places, "run", *flags, sb, "-c",
-                      "cat /.singularity.d/runscript; exit 7", check=False)
-        assert "host secret" not in r.stdout + r.stderr
-        assert r.returncode != 0, (r.stdout, r.stderr)
-    assert os.listdir(outside) == []
-    assert secret.read_text() == "host secret\n"
 
 
 def namespace_pids(pid):

@@ -133,21 +133,27 @@ services:
 """
 
 
+def compose_in(proj, text, env, project):
+    """docker-compose 1.29 on TEXT, written as PROJ's docker-compose.yml, with the service's
+    environment ENV: compose(*args, check=True) -> its stdout, asserting success where check
+    is set."""
+    proj.mkdir()
+    (proj / "docker-compose.yml").write_text(text)
+    cenv = dict(env, COMPOSE_PROJECT_NAME=project)
+
+    def compose(*args, check=True):
+        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=cenv,
+                           cwd=proj, timeout=120)
+        assert not check or r.returncode == 0, (args, r.stdout, r.stderr)
+        return r.stdout
+    return compose
+
+
 def test_compose_service_with_a_gpu_reservation(gsvc):
     if not shutil.which("docker-compose"):
         pytest.skip("needs docker-compose: apt-get install docker-compose")
     g, sock, env, host, tmp = gsvc
-    proj = Path(tmp) / "proj"
-    proj.mkdir()
-    (proj / "docker-compose.yml").write_text(COMPOSE)
-    cenv = dict(env, COMPOSE_PROJECT_NAME=TOKEN)
-
-    def compose(*args):
-        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=cenv,
-                           cwd=proj, timeout=120)
-        assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r.stdout
-
+    compose = compose_in(Path(tmp) / "proj", COMPOSE, env, TOKEN)
     try:
         # up in the foreground: attached, it returns when the service's container ends
         out = compose("up", "--no-color", "--abort-on-container-exit")
@@ -190,18 +196,8 @@ def test_compose_inference_stack_with_a_gpu_reservation_on_its_network(gsvc, tmp
             pytest.skip(f"needs {tool}: apt-get install netavark aardvark-dns")
     g, sock, env, host, tmp = gsvc
     published = free_port()
-    proj = tmp_path / "stack"
-    proj.mkdir()
-    (proj / "docker-compose.yml").write_text(STACK.format(published=published))
     project = TOKEN + "stack"
-    cenv = dict(env, COMPOSE_PROJECT_NAME=project)
-
-    def compose(*args, check=True):
-        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=cenv,
-                           cwd=proj, timeout=120)
-        assert not check or r.returncode == 0, (args, r.stdout, r.stderr)
-        return r.stdout
-
+    compose = compose_in(tmp_path / "stack", STACK.format(published=published), env, project)
     try:
         compose("up", "-d")
         g.wait_logged(f"{project}_ui_1", "ready")

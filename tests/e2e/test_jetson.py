@@ -11,15 +11,14 @@ files (listed from inside), and `gantry doctor` names the board, its GPU's compu
 """
 import json
 import os
-import shutil
 import stat
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import NOBODY, Gantry, gantry_copy
+from conftest import Gantry
+from gpu_common import lab_dirs, user_stores, who  # noqa: F401 (who: a fixture)
 from fixtures import mkimage as mk
 
 LIB = "/usr/lib/aarch64-linux-gnu"
@@ -93,37 +92,14 @@ def _build_board(base: Path) -> Board:
 @pytest.fixture(scope="module")
 def lab(gantry_bin):
     lab = Board()
-    base = Path(tempfile.mkdtemp(prefix="gantry-jetson-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    bindir = Path(str(base) + "-bin")
-    try:
+    with lab_dirs("gantry-jetson-") as (base, bindir):
         lab.base = base
         lab.board = _build_board(base / "orin")
         archive = base / "images.tar"
         mk.write_docker_archive(archive, [(mk.busybox_image(env=["PATH=/bin"]), ["jet/bb:1"])])
         os.chmod(archive, 0o644)
-        lab.users = {}
-        if os.geteuid() == 0:
-            bindir.mkdir(mode=0o755)
-            (base / "store").mkdir()
-            os.chown(base / "store", NOBODY.pw_uid, NOBODY.pw_gid)
-            lab.users["root"] = (base / "root-store", None, gantry_bin)
-            lab.users["rootless"] = (base / "store", NOBODY, gantry_copy(bindir / "gantry"))
-        else:
-            lab.users["rootless"] = (base / "store", None, gantry_bin)
-        for root, user, binary in lab.users.values():
-            Gantry(root, user=user, binary=binary).run("load", archive)
+        lab.users = user_stores(base, bindir, gantry_bin, archive)
         yield lab
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-        shutil.rmtree(bindir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module", params=["root", "rootless"])
-def who(request, lab):
-    if request.param not in lab.users:
-        pytest.skip("needs root")
-    return request.param
 
 
 def gantry(lab, who):

@@ -302,6 +302,27 @@ def forge_referrer(reg, repo, image, artifact, facts):
     registry_put(reg, tag, json.dumps(index).encode(), "application/vnd.oci.image.index.v1+json")
 
 
+def first_key_of(kc, repo, tag, node_dir):
+    """Node A's key: REPO:1 pushed from kc's store and pulled back (a loaded image's manifest is
+    not the one a push makes: the key is the registry's manifest's), then started once on
+    NODE_DIR (a miss, TAG written). Returns `kernel-cache ls`'s entry of it."""
+    kc.run("push", "--tls-verify=false", "kc/plain:1", f"{repo}:1")
+    kc.run("pull", "--tls-verify=false", f"{repo}:1")
+    assert start(kc, f"{repo}:1", tag, f"--kernel-cache={node_dir}").out.split() == ["miss"]
+    [k] = keys(kc, "--dir", node_dir)
+    return k
+
+
+def registry_node_env(tmp_path, addr):
+    """(the environment of a node that trusts ADDR without TLS, the path of a config file that
+    says kernel_cache_registry: true)."""
+    conf = tmp_path / "registries.conf"
+    conf.write_text(f'[[registry]]\nlocation = "{addr}"\ninsecure = true\n')
+    config = tmp_path / "config.yaml"
+    config.write_text("kernel_cache_registry: true\n")
+    return {"CONTAINERS_REGISTRIES_CONF": str(conf)}, config
+
+
 def test_a_second_node_starts_from_the_registrys_artifact(kc, tmp_path):
     """A key pushed to the image's repository as an OCI artifact whose subject is the image's
     manifest: docker-registry 2.8 has no referrers API, so the referrers tag schema's index
@@ -313,13 +334,8 @@ def test_a_second_node_starts_from_the_registrys_artifact(kc, tmp_path):
     reg = Registry(tmp_path / "reg").start()
     try:
         repo = f"{reg.addr}/kc/plain"
-        # node A runs the registry's image (a loaded image's manifest is not the one a push
-        # makes: the key is the registry's manifest's)
-        kc.run("push", "--tls-verify=false", "kc/plain:1", f"{repo}:1")
-        kc.run("pull", "--tls-verify=false", f"{repo}:1")
         node_a = kc.base / "node-a-registry"
-        assert start(kc, f"{repo}:1", "from-a", f"--kernel-cache={node_a}").out.split() == ["miss"]
-        [k] = keys(kc, "--dir", node_a)
+        k = first_key_of(kc, repo, "from-a", node_a)  # node A runs the registry's image
         # a second name in another repository: which one is asked for
         kc.run("tag", f"{repo}:1", "kc/pulled:1")
         unknown = kc.fail("kernel-cache", "push", "--dir", node_a, k["Key"], code=2)
@@ -340,11 +356,7 @@ def test_a_second_node_starts_from_the_registrys_artifact(kc, tmp_path):
                                 "application/vnd.oci.image.manifest.v1+json")
         assert manifest["subject"]["digest"] == image
 
-        conf = tmp_path / "registries.conf"
-        conf.write_text(f'[[registry]]\nlocation = "{reg.addr}"\ninsecure = true\n')
-        config = tmp_path / "config.yaml"
-        config.write_text("kernel_cache_registry: true\n")
-        env = {"CONTAINERS_REGISTRIES_CONF": str(conf)}
+        env, config = registry_node_env(tmp_path, reg.addr)
         node_b = Gantry(tmp_path / "node-b", env=dict(env, GANTRY_CONFIG=str(config)))
         node_b.run("pull", f"{repo}:1")
         first = node_b.run("run", "--kernel-cache", "-e", "TAG=b", f"{repo}:1", "sh", "-c", WORK)
@@ -378,11 +390,8 @@ def test_a_registry_that_serves_the_referrers_api(kc, tmp_path):
     proxy = Proxy(tmp_path / "proxy", reg.addr, referrers=True).start()
     try:
         repo = f"{proxy.addr}/kc/plain"
-        kc.run("push", "--tls-verify=false", "kc/plain:1", f"{repo}:1")
-        kc.run("pull", "--tls-verify=false", f"{repo}:1")
         node_a = kc.base / "node-a-referrers"
-        assert start(kc, f"{repo}:1", "api", f"--kernel-cache={node_a}").out.split() == ["miss"]
-        [k] = keys(kc, "--dir", node_a)
+        k = first_key_of(kc, repo, "api", node_a)
         image = k["Facts"]["image"]
         pushed = kc.run("kernel-cache", "push", "--tls-verify=false", "--dir", node_a, k["Key"],
                         "--repository", repo)
@@ -392,12 +401,8 @@ def test_a_registry_that_serves_the_referrers_api(kc, tmp_path):
             registry_get(reg, f"/v2/kc/plain/manifests/sha256-{image[7:]}",
                          "application/vnd.oci.image.index.v1+json")
         assert no_tag.value.code == 404
-        conf = tmp_path / "registries.conf"
-        conf.write_text(f'[[registry]]\nlocation = "{proxy.addr}"\ninsecure = true\n')
-        config = tmp_path / "config.yaml"
-        config.write_text("kernel_cache_registry: true\n")
-        node_b = Gantry(tmp_path / "node-b", env={"CONTAINERS_REGISTRIES_CONF": str(conf),
-                                                   "GANTRY_CONFIG": str(config)})
+        env, config = registry_node_env(tmp_path, proxy.addr)
+        node_b = Gantry(tmp_path / "node-b", env=dict(env, GANTRY_CONFIG=str(config)))
         node_b.run("pull", f"{repo}:1")
         proxy.clear_log()
         first = node_b.run("run", "--kernel-cache", "-e", "TAG=b", f"{repo}:1", "sh", "-c", WORK)

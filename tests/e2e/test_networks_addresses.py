@@ -13,22 +13,14 @@ import subprocess
 import shutil
 import time
 
-import pytest
-
-from conftest import Gantry, need_tool
+from conftest import need_tool
+from network_common import (_netavark, docker_at, load_peer, peer_store_as_root,  # noqa: F401
+                            podman_conf)
 from test_engine_api import DOCKERS, start_service
 from test_networks import TCP_IN, UDP_IN, await_gone, peer_image  # noqa: F401
 from test_networks_user import endpoint, holder_of, serve
 
 SIX_PORT = 7070
-
-
-@pytest.fixture(autouse=True)
-def _netavark():
-    for tool in ("/usr/lib/podman/netavark", "/usr/lib/podman/aardvark-dns"):
-        if not os.path.exists(tool):
-            pytest.skip(f"needs {tool}: apt-get install netavark aardvark-dns "
-                        "(scripts/install-deps.sh)")
 
 
 def host_ipv6():
@@ -154,9 +146,7 @@ def podman_static(tmp_path, peer_image, six):  # noqa: F811
     if not shutil.which("podman"):
         return None
     net = f"pst{os.getpid()}"
-    conf = tmp_path / "containers.conf"  # limits this VM's crun may set (test_networks_multi)
-    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
-                    '"nproc=32768:32768"]\n')
+    conf = podman_conf(tmp_path)
 
     def podman(*args, check=True):
         r = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120,
@@ -179,11 +169,7 @@ def podman_static(tmp_path, peer_image, six):  # noqa: F811
 
 
 def test_static_addresses_ipv6_and_events_as_root(tmp_path, gantry_bin, peer_image):  # noqa: F811
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    need_tool("pasta")
-    g = Gantry(tmp_path / "store")
-    g.run("load", peer_image)
+    g = peer_store_as_root(tmp_path, peer_image)
     check_addresses(g, tmp_path / "store", f"-{os.getpid()}")
     # podman 4.3 with the same flags: the address asked for, and an outside one refused
     theirs = podman_static(tmp_path, peer_image, host_ipv6())
@@ -199,11 +185,7 @@ def test_static_addresses_ipv6_and_events_as_root(tmp_path, gantry_bin, peer_ima
     sock = tmp_path / "run" / "api.sock"
     p = start_service(g, sock, "--time", "0")
     net, ctr = f"dn{os.getpid()}", f"dc{os.getpid()}"
-
-    def docker(*args):
-        return subprocess.run([DOCKERS[0], "-H", f"unix://{sock}", *args], capture_output=True,
-                              text=True, timeout=60,
-                              env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    docker = docker_at(sock, tmp_path)
     start = time.time()
     before = set(holder_of(tmp_path / "store"))
     try:
@@ -244,8 +226,5 @@ def test_static_addresses_ipv6_and_events_as_root(tmp_path, gantry_bin, peer_ima
 def test_static_addresses_and_ipv6_rootless(rootless, peer_image):  # noqa: F811
     g = rootless
     need_tool("pasta")
-    archive = g.base / "peer.tar"
-    shutil.copy(peer_image, archive)
-    os.chmod(archive, 0o644)
-    g.run("load", archive)
+    load_peer(g, peer_image)
     check_addresses(g, g.base / "store", "-r")

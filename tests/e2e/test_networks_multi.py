@@ -15,17 +15,11 @@ import time
 import pytest
 
 from conftest import Gantry, need_tool
+from network_common import (_netavark, compose_at, docker_at, load_peer,  # noqa: F401
+                            podman_service)
 from test_engine_api import DOCKERS, start_service
 from test_networks import TCP_IN, UDP_IN, await_gone, peer_image  # noqa: F401
 from test_networks_user import endpoint, holder_of, lookup, serve
-
-
-@pytest.fixture(autouse=True)
-def _netavark():
-    for tool in ("/usr/lib/podman/netavark", "/usr/lib/podman/aardvark-dns"):
-        if not os.path.exists(tool):
-            pytest.skip(f"needs {tool}: apt-get install netavark aardvark-dns "
-                        "(scripts/install-deps.sh)")
 
 
 def networks_of(g, name):
@@ -125,10 +119,7 @@ def check_two_networks(g, store, sfx):
 def test_two_networks_and_connect_rootless(rootless, peer_image):  # noqa: F811
     g = rootless
     need_tool("pasta")
-    archive = g.base / "peer.tar"
-    shutil.copy(peer_image, archive)
-    os.chmod(archive, 0o644)
-    g.run("load", archive)
+    load_peer(g, peer_image)
     # a suffix of its own: container names are the user's, across stores, and
     # test_networks_user.py's rootless test runs as the same user, maybe at the same time
     check_two_networks(g, g.base / "store", "-m")
@@ -160,16 +151,7 @@ def compose_two(tmp_path, sock, project, image):
     proj.mkdir()
     (proj / "docker-compose.yml").write_text(
         COMPOSE.format(TCP_IN=TCP_IN, UDP_IN=UDP_IN, image=image))
-
-    def compose(*args, check=True):
-        env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}", "HOME": str(tmp_path),
-               "COMPOSE_PROJECT_NAME": project}
-        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=env,
-                           cwd=proj, timeout=120)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
-    return compose
+    return compose_at(proj, sock, tmp_path, project)
 
 
 def logged(logs, word):
@@ -191,32 +173,22 @@ def two_networks_on_podman(tmp_path, peer_image, project):  # noqa: F811
             "/usr/lib/cni/dnsname"):
         return None
     sock = tmp_path / "podman" / "api.sock"
-    sock.parent.mkdir()
     subprocess.run(["podman", "load", "-i", str(peer_image)], check=True, capture_output=True)
-    conf = sock.parent / "containers.conf"
-    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
-                    '"nproc=32768:32768"]\n')
-    svc = subprocess.Popen(["podman", "system", "service", "--time", "0", f"unix://{sock}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env={**os.environ, "CONTAINERS_CONF": str(conf)})
-    compose = compose_two(tmp_path, sock, project, "localhost/peer:latest")
     try:
-        for _ in range(100):  # the service's socket appears once it listens: no event to wait on
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        compose("up", "-d")
-        out = logged(lambda: subprocess.run(["podman", "logs", f"{project}_web_1"],
-                                            capture_output=True, text=True).stdout, "db-")
-        api = subprocess.run(["podman", "exec", f"{project}_api_1", "sh", "-c",
-                              f"nc web {TCP_IN} 2>&1; nc db {TCP_IN} 2>&1"],
-                             capture_output=True, text=True).stdout
-        compose("down", "-t", "1")
-        return out, api
+        with podman_service(sock):
+            compose = compose_two(tmp_path, sock, project, "localhost/peer:latest")
+            try:
+                compose("up", "-d")
+                out = logged(lambda: subprocess.run(["podman", "logs", f"{project}_web_1"],
+                                                    capture_output=True, text=True).stdout, "db-")
+                api = subprocess.run(["podman", "exec", f"{project}_api_1", "sh", "-c",
+                                      f"nc web {TCP_IN} 2>&1; nc db {TCP_IN} 2>&1"],
+                                     capture_output=True, text=True).stdout
+                compose("down", "-t", "1")
+                return out, api
+            finally:
+                compose("down", "-t", "1", check=False)
     finally:
-        compose("down", "-t", "1", check=False)
-        svc.terminate()
-        svc.wait(timeout=20)
         subprocess.run(["podman", "rmi", "-f", "localhost/peer:latest"], capture_output=True)
 
 
@@ -247,10 +219,7 @@ def test_compose_two_networks(tmp_path, gantry_bin, peer_image):  # noqa: F811
         assert r.out.splitlines() == [f"tcp from {api_on['frontend']}",
                                       f"tcp from {api_on['backend']}"], (r.out, nets)
         if DOCKERS:  # docker's CLI: connect and disconnect of the running web, and its errors
-            def docker(*args):
-                return subprocess.run([DOCKERS[0], "-H", f"unix://{sock}", *args],
-                                      capture_output=True, text=True, timeout=60,
-                                      env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+            docker = docker_at(sock, tmp_path)
             back = f"{project}_backend"
             r = docker("network", "connect", "--alias", "webby", back, web)
             assert r.returncode == 0, r

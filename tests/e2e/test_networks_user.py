@@ -17,17 +17,11 @@ import time
 import pytest
 
 from conftest import Gantry, need_tool
+from network_common import (_netavark, compose_at, docker_at, load_peer,  # noqa: F401
+                            peer_store_as_root, podman_service)
 from test_engine_api import DOCKERS, start_service
 from test_networks import (TCP_IN, UDP_IN, await_gone, free_port, parent_of,  # noqa: F401
                            peer_image, tcp_line)
-
-
-@pytest.fixture(autouse=True)
-def _netavark():
-    for tool in ("/usr/lib/podman/netavark", "/usr/lib/podman/aardvark-dns"):
-        if not os.path.exists(tool):
-            pytest.skip(f"needs {tool}: apt-get install netavark aardvark-dns "
-                        "(scripts/install-deps.sh)")
 
 
 def processes(word):
@@ -139,11 +133,7 @@ def check_network(g, store, suffix):
 
 
 def test_user_network_as_root(tmp_path, gantry_bin, peer_image):  # noqa: F811
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    need_tool("pasta")
-    g = Gantry(tmp_path / "store")
-    g.run("load", peer_image)
+    g = peer_store_as_root(tmp_path, peer_image)
     check_network(g, tmp_path / "store", f"-{os.getpid()}")
     # the holder killed outright: its namespace (aardvark-dns, pasta) ends with it, and the next
     # run on the network starts a new one, with no name left of the old one
@@ -177,10 +167,7 @@ def test_user_network_as_root(tmp_path, gantry_bin, peer_image):  # noqa: F811
 def test_user_network_rootless_and_a_killed_monitor(rootless, peer_image):  # noqa: F811
     g = rootless
     need_tool("pasta")
-    archive = g.base / "peer.tar"
-    shutil.copy(peer_image, archive)
-    os.chmod(archive, 0o644)
-    g.run("load", archive)
+    load_peer(g, peer_image)
     store = g.base / "store"
     check_network(g, store, "")
     # gantry's monitor killed outright: the container, and the holder with its last container
@@ -218,16 +205,7 @@ def compose_in(tmp_path, sock, project, published):
     proj.mkdir()
     (proj / "docker-compose.yml").write_text(
         COMPOSE.format(TCP_IN=TCP_IN, UDP_IN=UDP_IN, published=published))
-
-    def compose(*args, check=True):
-        env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}", "HOME": str(tmp_path),
-               "COMPOSE_PROJECT_NAME": project}
-        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=env,
-                           cwd=proj, timeout=120)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
-    return compose
+    return compose_at(proj, sock, tmp_path, project)
 
 
 def podman_compose_differential(tmp_path, peer_image, project):  # noqa: F811
@@ -238,42 +216,31 @@ def podman_compose_differential(tmp_path, peer_image, project):  # noqa: F811
             "/usr/lib/cni/dnsname"):
         return None  # podman root's CNI networks resolve names only with the dnsname plugin
     sock = tmp_path / "podman" / "api.sock"
-    sock.parent.mkdir()
     tag = f"localhost/gnetpeer{os.getpid()}:latest"
     subprocess.run(["podman", "load", "-i", str(peer_image)], check=True, capture_output=True)
     subprocess.run(["podman", "tag", "peer:latest", tag], check=False, capture_output=True)
-    # this host's hard limits are below podman's defaults for a container (bench/networks.py)
-    conf = sock.parent / "containers.conf"
-    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
-                    '"nproc=32768:32768"]\n')
-    svc = subprocess.Popen(["podman", "system", "service", "--time", "0", f"unix://{sock}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env={**os.environ, "CONTAINERS_CONF": str(conf)})
     published = free_port()
-    compose = compose_in(tmp_path, sock, project, published)
     try:
-        for _ in range(100):  # the service's socket appears once it listens: no event to wait on
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        compose("up", "-d")
-        assert tcp_line(published).startswith("tcp from "), published
-        client = f"{project}_client_1"
-        for _ in range(200):
-            out = subprocess.run(["podman", "logs", client], capture_output=True,
-                                 text=True).stdout
-            if "tcp from" in out:
-                break
-            time.sleep(0.1)
-        compose("down", "-t", "1")
-        nets = subprocess.run(["podman", "network", "ls", "--format", "{{.Name}}"],
-                              capture_output=True, text=True).stdout.split()
-        assert project + "_default" not in nets, nets
-        return out
+        with podman_service(sock):
+            compose = compose_in(tmp_path, sock, project, published)
+            try:
+                compose("up", "-d")
+                assert tcp_line(published).startswith("tcp from "), published
+                client = f"{project}_client_1"
+                for _ in range(200):
+                    out = subprocess.run(["podman", "logs", client], capture_output=True,
+                                         text=True).stdout
+                    if "tcp from" in out:
+                        break
+                    time.sleep(0.1)
+                compose("down", "-t", "1")
+                nets = subprocess.run(["podman", "network", "ls", "--format", "{{.Name}}"],
+                                      capture_output=True, text=True).stdout.split()
+                assert project + "_default" not in nets, nets
+                return out
+            finally:
+                compose("down", "-t", "1", check=False)
     finally:
-        compose("down", "-t", "1", check=False)
-        svc.terminate()
-        svc.wait(timeout=20)
         subprocess.run(["podman", "rmi", "-f", "peer:latest", tag], capture_output=True)
 
 
@@ -299,15 +266,11 @@ def test_compose_stack_by_service_name(tmp_path, gantry_bin, peer_image):  # noq
         assert "api" in api["Aliases"] and api["IPAddress"].startswith("10.89."), api
         assert tcp_line(published).startswith("tcp from "), published  # its published port
         if DOCKERS:  # docker's CLI over the same endpoints: its listing, inspect, a 409
-            docker = [DOCKERS[0], "-H", f"unix://{sock}"]
-            env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-            out = subprocess.run([*docker, "network", "inspect", project + "_default"],
-                                 capture_output=True, text=True, env=env, timeout=60)
-            info = json.loads(out.stdout)[0]
+            docker = docker_at(sock, tmp_path)
+            info = json.loads(docker("network", "inspect", project + "_default").stdout)[0]
             assert {c["Name"] for c in info["Containers"].values()} == {
                 client, f"{project}_api_1"}, info
-            r = subprocess.run([*docker, "network", "rm", project + "_default"],
-                               capture_output=True, text=True, env=env, timeout=60)
+            r = docker("network", "rm", project + "_default")
             assert r.returncode != 0 and "active endpoints" in r.stderr, r
         compose("down", "-t", "1")
         assert project + "_default" not in g.run("network", "ls").out
@@ -329,10 +292,7 @@ def test_user_network_with_subordinate_ids(subid_user, peer_image):  # noqa: F81
     a container started at once (aardvark-dns listening before netavark's setup returns)."""
     g = subid_user
     need_tool("pasta")
-    archive = g.base / "peer.tar"
-    shutil.copy(peer_image, archive)
-    os.chmod(archive, 0o644)
-    g.run("load", archive)
+    load_peer(g, peer_image)
     g.run("network", "create", "sub")
     before = set(holder_of(g.base / "store"))
     g.run("run", "-d", "--name", "first", "--network", "sub", "peer:latest", "sleep", "60")
@@ -390,14 +350,7 @@ def check_built_stack(g, sock, tmp_path, project):
     (proj / "docker-compose.yml").write_text(
         BUILT.format(TCP_IN=TCP_IN, UDP_IN=UDP_IN, published=published))
     (proj / "app" / "Dockerfile").write_text(APP.format(TCP_IN=TCP_IN, UDP_IN=UDP_IN))
-    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}", "HOME": str(tmp_path),
-           "COMPOSE_PROJECT_NAME": project}
-
-    def compose(*args, check=True):
-        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=env,
-                           cwd=proj, timeout=300)
-        assert not check or r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
+    compose = compose_at(proj, sock, tmp_path, project, timeout=300)
     try:
         compose("up", "-d")
         app = f"{project}_app_1"
@@ -432,10 +385,7 @@ def test_compose_built_service_beside_a_healthy_database_rootless(rootless, tmp_
         pytest.skip("needs docker-compose: apt-get install docker-compose")
     g = rootless
     need_tool("pasta")
-    archive = g.base / "peer.tar"
-    shutil.copy(peer_image, archive)
-    os.chmod(archive, 0o644)
-    g.run("load", archive)
+    load_peer(g, peer_image)
     sock = g.base / "run" / "api.sock"
     os.makedirs(sock.parent, mode=0o755)
     if g.user is not None:  # the service's user makes its socket there

@@ -2,21 +2,17 @@
 Debian's runc and under gantry oci, comparing exit codes, the gist of stderr, and what the
 container and its hooks observed. Errors (exit 1, one line, never docker's 125), delete and kill
 of containers in each state, the six hook stages (where each runs, in which namespace, in which
-order, with which state, args, env and timeout, and what a failing one does), podman's
-oci-hooks.d, and devices listed only in the spec."""
+order, with which state, args, env and timeout, and what a failing one does) and podman's
+oci-hooks.d. Devices listed only in the spec: test_oci_devices.py."""
 import json
 import os
-import pwd
-import shutil
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import gantry_copy, load_busybox, proc_cmdlines
-from ocidiff import ROOT, bundle, edit_config, oci_bin, runtimes  # noqa: F401 (fixtures)
+from conftest import load_busybox, proc_cmdlines
+from ocidiff import ROOT, bundle, each_runtime, gist, no_125, oci_bin, runtimes  # noqa: F401
 from test_oci_runtime import podman  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(not ROOT, reason="compares with runc, which runs as root here")
@@ -55,99 +51,10 @@ def start_hook(rc=0):
     return {"path": "/bin/sh", "args": ["sh", "-c", START_SH, str(rc)], "env": ["ONLY=start"]}
 
 
-class Seq:
-    """One runtime's run of a command sequence: its binary, state root, container id, and the
-    directory its hooks and container write to (bound at /obs)."""
-
-    def __init__(self, name, binary, tmp_path):
-        self.name, self.binary = name, binary
-        self.root = tmp_path / f"{name}-state"
-        self.cid = f"l{os.getpid()}-{tmp_path.name[-10:]}-{name}"
-        self.obs = tmp_path / f"obs-{name}"
-        self.obs.mkdir()
-        os.chmod(self.obs, 0o777)
-        self.tmp = tmp_path
-        self.results = []
-
-    def __call__(self, *args, keep=True, timeout=60):
-        """Runs `RUNTIME --root ROOT ARGS` ("ID": the container id); `create`/`run` write to
-        files (the container keeps their stdio). Returns the CompletedProcess, also kept in
-        .results unless KEEP is false."""
-        args = [self.cid if a == "ID" else str(a) for a in args]
-        cmd = [self.binary, "--root", str(self.root), *args]
-        if args[0] in ("create", "run"):
-            out = self.tmp / f"{self.name}-{len(self.results)}.out"
-            with open(out, "w") as f:
-                p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=f,
-                                   timeout=timeout)
-            p = subprocess.CompletedProcess(cmd, p.returncode, "", out.read_text())
-        else:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                               stdin=subprocess.DEVNULL)
-        if keep:
-            self.results.append(p)
-        return p
-
-    def status(self):
-        p = self("state", "ID", keep=False)
-        return json.loads(p.stdout)["status"] if p.returncode == 0 else None
-
-    def wait_status(self, want, within=15):
-        deadline = time.time() + within
-        while (st := self.status()) != want:
-            assert time.time() < deadline, f"{self.name}: {st}, not {want}"
-            time.sleep(0.05)
-
-    def hooks(self):
-        f = self.obs / "hooks.jsonl"
-        return [json.loads(x) for x in f.read_text().splitlines()] if f.exists() else []
-
-    def order(self):
-        f = self.obs / "order"
-        return f.read_text().split() if f.exists() else []
-
-    def pid(self):
-        return json.loads(self("state", "ID", keep=False).stdout)["pid"]
-
-
-def each_runtime(oci_bin, bundle, tmp_path, edit, body, tag=""):
-    """For runc, then gantry oci: the bundle's config edited by EDIT(cfg, seq) (with /obs bound
-    from seq.obs and no terminal), then BODY(seq). Returns {name: seq}; containers are deleted
-    with -f after."""
-    out = {}
-    for name, binary in runtimes(oci_bin):
-        seq = Seq(tag + name, binary, tmp_path)
-
-        def apply(cfg):
-            cfg["process"]["terminal"] = False
-            cfg["mounts"].append({"destination": "/obs", "type": "bind",
-                                  "source": str(seq.obs), "options": ["rbind", "rw"]})
-            if edit:
-                edit(cfg, seq)
-        edit_config(bundle, apply)
-        try:
-            body(seq)
-        finally:
-            subprocess.run([binary, "--root", str(seq.root), "delete", "-f", seq.cid],
-                           capture_output=True, timeout=60)
-        out[name] = seq
-    return out
-
-
 def processes_naming(word):
     """The pids whose command line contains WORD (gantry's container process keeps create's)."""
     return [pid for pid, cmdline in proc_cmdlines()
             if word in cmdline.decode(errors="replace")]
-
-
-def no_125(p):
-    assert "125 " not in p.stderr and p.returncode != 125, p
-
-
-def gist(p, *words):
-    """P's stderr mentions one of WORDS (case-insensitive)."""
-    low = p.stderr.lower()
-    assert any(w.lower() in low for w in words), p
 
 
 # ---- 1. errors ----
@@ -403,151 +310,3 @@ def test_podman_runs_a_hook_from_its_hooks_dir(podman, g, mk, tmp_path):  # noqa
     assert r.stdout == "ran\n"
     state = json.loads(marker.read_text())
     assert state["status"] == "creating" and state["pid"] > 0, state
-
-
-# ---- 4. devices listed only in the spec ----
-
-def device_edit(devices, userns=False):
-    def edit(cfg, s):
-        cfg["process"]["args"] = ["sh", "-c",
-                                  "ls -ln /dev/myzero; head -c 4 /dev/myzero | od -An -tx1"]
-        cfg["linux"]["devices"] = devices
-        res = cfg["linux"].setdefault("resources", {})
-        res["devices"] = [{"allow": True, "access": "rwm"}]
-        ns = [n for n in cfg["linux"]["namespaces"] if n["type"] != "user"]
-        cfg["linux"].pop("uidMappings", None)
-        cfg["linux"].pop("gidMappings", None)
-        if userns:
-            ns.append({"type": "user"})
-            cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
-            cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
-        cfg["linux"]["namespaces"] = ns
-    return edit
-
-
-def run_in_each(oci_bin, bundle, tmp_path, edit, tag=""):
-    def body(s):
-        s.run = s("run", "--bundle", bundle, "ID")
-    return each_runtime(oci_bin, bundle, tmp_path, edit, body, tag)
-
-
-def test_a_device_only_in_the_spec_is_made_with_mknod_as_root(oci_bin, bundle, tmp_path):
-    zero = os.stat("/dev/zero")
-    dev = {"path": "/dev/myzero", "type": "c", "major": os.major(zero.st_rdev),
-           "minor": os.minor(zero.st_rdev), "fileMode": 0o640, "uid": 1234, "gid": 5678}
-    runs = run_in_each(oci_bin, bundle, tmp_path, device_edit([dev]))
-    out = {}
-    for name, s in runs.items():
-        assert s.run.returncode == 0, (name, s.run)
-        ls, data = s.run.stderr.splitlines()[:2]
-        f = ls.split()
-        out[name] = (f[0], f[2], f[3], f[4], f[5], data.split())
-    assert out["gantry"] == ("crw-r-----", "1234", "5678", "1,", "5", ["00"] * 4), out
-    if "runc" in out:
-        assert out["gantry"] == out["runc"], out
-
-
-def test_a_device_in_a_user_namespace_is_bound_from_the_host(oci_bin, bundle, tmp_path):
-    """In a user namespace (as rootless) mknod is refused: the host's node of that path is
-    bound; one the host lacks is a clear error, as in runc."""
-    zero = os.stat("/dev/zero")
-    dev = lambda path: {"path": path, "type": "c", "major": os.major(zero.st_rdev),
-                        "minor": os.minor(zero.st_rdev), "fileMode": 0o666}
-    edit = device_edit([dev("/dev/zero")], userns=True)
-
-    def edit_zero(cfg, s):
-        edit(cfg, s)
-        cfg["process"]["args"] = ["sh", "-c", "head -c 4 /dev/zero | od -An -tx1"]
-    runs = run_in_each(oci_bin, bundle, tmp_path, edit_zero)
-    for name, s in runs.items():
-        assert s.run.returncode == 0 and s.run.stderr.split() == ["00"] * 4, (name, s.run)
-    missing = run_in_each(oci_bin, bundle, tmp_path,
-                          device_edit([dev("/dev/gantry-no-such-node")], userns=True), tag="m-")
-    for name, s in missing.items():
-        assert s.run.returncode == 1, (name, s.run)
-        gist(s.run, "gantry-no-such-node")
-        no_125(s.run)
-
-
-def test_rootless_a_device_is_bound_from_the_host(bundle, tmp_path):
-    """gantry oci as an unprivileged user (nobody, its own id mapped): /dev/zero is bound from
-    the host and reads as zeros; a node the host lacks fails the run with exit 1, naming it."""
-    nobody = pwd.getpwnam("nobody")
-    base = Path(tempfile.mkdtemp(prefix="goci-rootless-", dir="/tmp"))
-    try:
-        os.chmod(base, 0o755)
-        binary = gantry_copy(base / "gantry-oci")
-        b = base / "bundle"
-        shutil.copytree(bundle, b, symlinks=True)
-        state = base / "state"
-        state.mkdir()
-
-        def run(path, cid):
-            def edit(cfg):
-                cfg["process"].update(terminal=False, args=[
-                    "sh", "-c", f"head -c 4 {path} | od -An -tx1"])
-                ns = [n for n in cfg["linux"]["namespaces"] if n["type"] != "user"]
-                cfg["linux"]["namespaces"] = ns + [{"type": "user"}]
-                cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": nobody.pw_uid,
-                                                "size": 1}]
-                cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": nobody.pw_gid,
-                                                "size": 1}]
-                cfg["linux"]["devices"] = [{"path": path, "type": "c", "major": 1, "minor": 5,
-                                            "fileMode": 0o666}]
-                cfg["linux"].pop("resources", None)
-            edit_config(b, edit)
-            subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", b, state],
-                           check=True)
-            return subprocess.run(
-                ["runuser", "-u", "nobody", "--", "env", "XDG_RUNTIME_DIR=", str(binary),
-                 "--root", str(state / "r"), "run", "--bundle", str(b), cid],
-                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-        ok = run("/dev/zero", "z1")
-        assert ok.returncode == 0 and ok.stdout.split() == ["00"] * 4, ok
-        missing = run("/dev/gantry-no-such-node", "z2")
-        assert missing.returncode == 1 and "/dev/gantry-no-such-node" in missing.stderr, missing
-        assert "does not exist" in missing.stderr and "hint:" in missing.stderr, missing
-        no_125(missing)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def open_nodes_edit(devices, rules, paths):
-    """The container opens each of PATHS for reading and prints the gist: "opened", or the
-    error (EPERM: the device cgroup refused it; ENXIO: it reached the kernel, no driver)."""
-    def edit(cfg, s):
-        probe = "; ".join(f"if (exec 3< {p}) 2>/dev/null; then echo {p} opened; else cat {p} "
-                          f"2>&1 >/dev/null | sed 's/.*: //;s/^/{p.replace('/', '_')} /'; fi"
-                          for p in paths)
-        cfg["process"]["args"] = ["sh", "-c", probe]
-        cfg["linux"]["devices"] = devices
-        cfg["linux"].setdefault("resources", {})["devices"] = rules
-    return edit
-
-
-def test_device_cgroup_rules_are_runcs(oci_bin, bundle, tmp_path):
-    """runc 1.1 gives a linux.devices node no device cgroup rule of its own: only the spec's
-    linux.resources.devices and runc's default list (libcontainer/specconv AllowedDevices), less
-    a default whose path a linux.devices entry takes. So a node listed without a matching rule
-    is made but cannot be opened (EPERM), and with a rule it opens (here ENXIO: major 240 has no
-    driver); /dev/zero listed in linux.devices loses its default rule. gantry oci the same."""
-    node = {"path": "/dev/gnode", "type": "c", "major": 240, "minor": 7, "fileMode": 0o666}
-    zero = {"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666}
-    deny = [{"allow": False, "access": "rwm"}]
-    allow = deny + [{"allow": True, "type": "c", "major": 240, "minor": 7, "access": "rwm"}]
-    paths = ["/dev/gnode", "/dev/zero"]
-    cases = {"no-rule": ([node], deny, paths), "rule": ([node], allow, paths),
-             "zero-listed": ([node, zero], deny, ["/dev/zero", "/dev/null"])}
-    seen = {}
-    for tag, (devices, rules, probe) in cases.items():
-        runs = run_in_each(oci_bin, bundle, tmp_path, open_nodes_edit(devices, rules, probe),
-                           tag=tag + "-")
-        for name, s in runs.items():
-            assert s.run.returncode == 0, (tag, name, s.run)
-            seen.setdefault(tag, {})[name] = s.run.stderr.strip().splitlines()
-    g = {tag: out["gantry"] for tag, out in seen.items()}
-    assert g["no-rule"] == ["_dev_gnode Operation not permitted", "/dev/zero opened"], g
-    assert g["rule"] == ["_dev_gnode No such device or address", "/dev/zero opened"], g
-    assert g["zero-listed"] == ["_dev_zero Operation not permitted", "/dev/null opened"], g
-    for tag, out in seen.items():
-        assert out.get("runc", out["gantry"]) == out["gantry"], (tag, out)

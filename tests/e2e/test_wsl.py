@@ -9,15 +9,12 @@ librocdxg.so, HSA_ENABLE_DXG_DETECTION=1, the ROCm releases that work there. As 
 unprivileged user nobody.
 """
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from conftest import NOBODY, TESTS, Gantry, gantry_copy
+from conftest import TESTS, Gantry
+from gpu_common import lab_dirs, user_stores, who  # noqa: F401 (who: a fixture)
 
 sys.path.insert(0, str(TESTS / "fixtures" / "wslhost"))
 sys.path.insert(0, str(TESTS / "fixtures" / "gpuhost"))
@@ -41,10 +38,7 @@ def _rocm_image(version):
 @pytest.fixture(scope="module")
 def lab(gantry_bin):
     lab = Lab()
-    base = Path(tempfile.mkdtemp(prefix="gantry-wsl-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    bindir = Path(str(base) + "-bin")
-    try:
+    with lab_dirs("gantry-wsl-") as (base, bindir):
         lab.hosts = {
             "nvidia": wslhost.build_host(base / "nvidia", gpus=2),
             "shadowed": wslhost.build_host(base / "shadowed", linux_driver=True, igpu=False),
@@ -65,28 +59,8 @@ def lab(gantry_bin):
                                           (_rocm_image("6.4.1"), ["wsl/rocm64:1"]),
                                           (_rocm_image("7.2.0"), ["wsl/rocm72:1"])])
         os.chmod(archive, 0o644)
-        lab.users = {}
-        if os.geteuid() == 0:
-            bindir.mkdir(mode=0o755)
-            (base / "store").mkdir()
-            os.chown(base / "store", NOBODY.pw_uid, NOBODY.pw_gid)
-            lab.users["root"] = (base / "root-store", None, gantry_bin)
-            lab.users["rootless"] = (base / "store", NOBODY, gantry_copy(bindir / "gantry"))
-        else:
-            lab.users["rootless"] = (base / "store", None, gantry_bin)
-        for root, user, binary in lab.users.values():
-            Gantry(root, user=user, binary=binary).run("load", archive)
+        lab.users = user_stores(base, bindir, gantry_bin, archive)
         yield lab
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-        shutil.rmtree(bindir, ignore_errors=True)
-
-
-@pytest.fixture(scope="module", params=["root", "rootless"])
-def who(request, lab):
-    if request.param not in lab.users:
-        pytest.skip("needs root")
-    return request.param
 
 
 def gantry(lab, who, host):

@@ -1,4 +1,5 @@
-// Internal to gpu/discover*.cpp: in-root path resolution, the file finders and the NVML query.
+// Internal to gpu_vendors/nvidia/discover*.cpp (and tegra.cpp: the directory helpers): in-root path
+// resolution, the file finders and the NVML query.
 #pragma once
 
 #include "gpu_host/ldcache.hpp"

@@ -2,16 +2,15 @@
 
 #include "elf/dynamic.hpp"
 #include "gpu_vendors/in_root.hpp"
+#include "gpu_vendors/nvidia/discover_detail.hpp"
 #include "gpu_vendors/nvidia/tegra_csv.hpp"
 #include "util/fs.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <dirent.h>
 #include <filesystem>
 #include <fnmatch.h>
-#include <memory>
 #include <set>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -27,28 +26,6 @@ std::optional<std::string> read_small(const std::string& path, std::size_t max) 
     } catch (const std::exception&) {
         return std::nullopt;
     }
-}
-
-std::vector<std::string> entries_of(const std::string& host_dir) {
-    std::vector<std::string> out;
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(host_dir.c_str()), ::closedir);
-    if (!d) return out;
-    while (dirent* e = ::readdir(d.get())) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") out.push_back(std::move(n));
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
-std::string dir_of(const std::string& p) {
-    auto s = p.rfind('/');
-    return s == 0 || s == std::string::npos ? "/" : p.substr(0, s);
-}
-
-std::string base_of(const std::string& p) {
-    auto s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
 }
 
 bool printable(const std::string& s) {
@@ -94,7 +71,7 @@ class TegraDiscovery {
             return;
         }
         std::vector<CsvEntry> all;
-        for (const std::string& name : entries_of(res_.host(*dir))) {
+        for (const std::string& name : detail::list_dir(res_.host(*dir))) {
             std::string ext = name.size() > 4 ? name.substr(name.size() - 4) : "";
             std::transform(ext.begin(), ext.end(), ext.begin(),
                            [](unsigned char c) { return std::tolower(c); });
@@ -146,10 +123,10 @@ class TegraDiscovery {
     void device(const std::string& path) {
         std::vector<std::string> paths;
         if (csv_is_pattern(path)) {
-            const std::string d = dir_of(path), pattern = base_of(path);
+            const std::string d = detail::dir_name(path), pattern = detail::base_name(path);
             auto rd = resolve_in_root(h_.dev_root, d);
             if (!rd) return;
-            for (const std::string& n : entries_of(gpu_host::join_root(h_.dev_root, *rd)))
+            for (const std::string& n : detail::list_dir(gpu_host::join_root(h_.dev_root, *rd)))
                 if (::fnmatch(pattern.c_str(), n.c_str(), FNM_PERIOD) == 0)
                     paths.push_back(d == "/" ? "/" + n : d + "/" + n);
         } else {
@@ -196,7 +173,7 @@ class TegraDiscovery {
             if (l.host_path == res_.host(real)) return;
         for (const auto& f : b_.files)
             if (f.container_path == real) return;
-        const std::string name = base_of(real);
+        const std::string name = detail::base_name(real);
         if (name.find(".so") != std::string::npos) {
             try {
                 elf::Info info = elf::read_file(res_.host(real));
@@ -205,7 +182,7 @@ class TegraDiscovery {
                 lib.name = name;
                 lib.soname = info.soname;
                 h_.libraries.push_back(std::move(lib));
-                library_dir(dir_of(real));
+                library_dir(detail::dir_name(real));
                 return;
             } catch (const std::exception&) { // not an ELF object: mounted as a file
             }
@@ -224,9 +201,10 @@ class TegraDiscovery {
         std::vector<TegraLink> found;
         std::string at = path;
         for (int hop = 0; hop < 16; ++hop) {
-            auto dir = res_.resolve(dir_of(at)); // the link's directory, resolved in the root
+            auto dir =
+                res_.resolve(detail::dir_name(at)); // the link's directory, resolved in the root
             if (!dir) return;
-            const std::string link = (*dir == "/" ? "" : *dir) + "/" + base_of(at);
+            const std::string link = (*dir == "/" ? "" : *dir) + "/" + detail::base_name(at);
             char buf[4096];
             ssize_t n = ::readlink(res_.host(link).c_str(), buf, sizeof buf);
             if (n < 0) {
@@ -235,8 +213,8 @@ class TegraDiscovery {
                     if (std::none_of(b_.links.begin(), b_.links.end(),
                                      [&](const TegraLink& x) { return x.path == l.path; }))
                         b_.links.push_back(l);
-                    if (base_of(l.path).find(".so") != std::string::npos)
-                        library_dir(dir_of(l.path));
+                    if (detail::base_name(l.path).find(".so") != std::string::npos)
+                        library_dir(detail::dir_name(l.path));
                 }
                 file(link);
                 return;
@@ -248,7 +226,8 @@ class TegraDiscovery {
                 return;
             }
             found.push_back({target, link});
-            std::string next = target.front() == '/' ? target : dir_of(link) + "/" + target;
+            std::string next =
+                target.front() == '/' ? target : detail::dir_name(link) + "/" + target;
             at = std::filesystem::path(next).lexically_normal().string();
         }
         b_.skipped.push_back("sym " + path + ": more than 16 links");
