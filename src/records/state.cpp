@@ -90,10 +90,11 @@ std::optional<ContainerState> load(const std::filesystem::path& d) {
 }
 
 // The ID index: DIR/.ids/ID, a symbolic link whose text is the container's name (never
-// followed: read with readlinkat). A container's directory is its name, so a lookup by ID
-// without it parsed every record (75 us each: a docker client's every request names the ID).
-// A hint only: what it names is read and checked (that record's id), a stale entry (a crash
-// between the steps) is dropped when found, and without an entry the records are scanned.
+// followed: its text is read with readlink). A container's directory is its name, so a lookup
+// by ID without it parsed every record (75 us each: a docker client's every request names the
+// ID). A hint only: the record it names is read and checked (that record's id), a stale entry
+// (a crash between the steps, a record deleted by hand) is passed over, and without an entry
+// the records are scanned. remove() deletes a container's entry.
 constexpr const char* kIdIndex = ".ids";
 
 bool indexable_id(std::string_view id) {
